@@ -1,0 +1,5 @@
+import sys
+
+from visualthinker.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,40 @@
+"""`visualthinker` command line: thin parsers that call the library. Each sub-command lives in its own module
+exposing `register(subparsers)`; the handler it sets returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from visualthinker.errors import VisualThinkerError
+
+# name of module in visualthinker.cli -> registers one or more sub-commands
+COMMAND_MODULES = ("train", "data", "evaluate", "report", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visualthinker", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"visualthinker.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"visualthinker.cli.{name}":
+                continue  # sub-command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except VisualThinkerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Exceptions whose message is shown to the user as one line: what input is wrong and how to fix it."""
+
+
+class VisualThinkerError(Exception):
+    """Base class: the CLI prints the message without a traceback and exits with status 2."""
+
+
+class ConfigError(VisualThinkerError):
+    """A config key is unknown or a value is out of range."""
+
+
+class DataError(VisualThinkerError):
+    """A dataset file, row or field is missing or malformed."""
+
+
+class ModelError(VisualThinkerError):
+    """A model directory or hub id cannot be loaded."""
