@@ -40,6 +40,8 @@ def decode_image(value: Any, where: str, base_dir: Path | None = None) -> Image.
         else:
             raise DataError(f"{where}: unsupported image value of type {type(value).__name__}")
         image.load()
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{where}: image is too large to decode safely ({exc}); downscale it first") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{where}: image cannot be decoded ({exc}); the file is corrupt or truncated") from exc
     return image.convert("RGB") if image.mode != "RGB" else image

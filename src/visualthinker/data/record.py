@@ -36,12 +36,15 @@ class Record:
     subtask: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     image_root: Path | None = None
+    # Where the record came from ("SAT_train.parquet row 12"), so later errors can point at the source row.
+    origin: str | None = None
 
     def load_images(self, max_pixels: int | None = None, min_pixels: int | None = None) -> list[Image.Image]:
         """Decode the images to RGB (bounded by the processor's pixel limits); errors name the record."""
         out = []
         for k, value in enumerate(self.images):
-            image = decode_image(value, f"{self.source} record {self.id!r} image {k}", self.image_root)
+            where = f"{self.origin}, record {self.id!r}" if self.origin else f"{self.source} record {self.id!r}"
+            image = decode_image(value, f"{where}, image {k}", self.image_root)
             out.append(bound_pixels(image, max_pixels, min_pixels))
         return out
 

@@ -1,0 +1,126 @@
+"""GRPO as pure tensor functions, in the order of the paper's method.
+
+Notation: B = number of completions (prompts x G), T = completion length. `mask` is 1 on completion tokens up
+to and including the first stop token. All functions are free of I/O and model code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+LossAggregation = Literal["grpo", "token_mean", "dr_grpo", "bnpo"]
+LOSS_AGGREGATIONS: tuple[str, ...] = ("grpo", "token_mean", "dr_grpo", "bnpo")
+
+
+def completion_mask_from_stops(completion_ids: torch.Tensor, stop_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask that ends at the first of ANY stop id (inclusive), and whether a stop id occurred.
+
+    The original code stopped the mask only at `eos_token_id` (<|im_end|>), so completions ending in
+    <|endoftext|> kept their padding in the loss and in the length metric.
+    """
+    is_stop = torch.isin(completion_ids, torch.tensor(stop_ids, device=completion_ids.device))
+    finished = is_stop.any(dim=1)
+    T = completion_ids.shape[1]
+    first_stop = torch.where(finished, is_stop.int().argmax(dim=1), torch.full_like(finished, T, dtype=torch.long))
+    positions = torch.arange(T, device=completion_ids.device).expand_as(completion_ids)
+    mask = (positions <= first_stop.unsqueeze(1)).long()
+    return mask, finished
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, scale_std: bool = True, eps: float = 1e-4) -> torch.Tensor:
+    """A_i = (r_i - mean_group) / (std_group + eps); std is the unbiased sample std, as in the paper's code.
+
+    With `scale_std=False` (Dr. GRPO) only the group mean is subtracted.
+    """
+    grouped = rewards.view(-1, group_size)
+    centered = grouped - grouped.mean(dim=1, keepdim=True)
+    if scale_std:
+        std = grouped.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(centered[:, :1])
+        centered = centered / (std + eps)
+    return centered.reshape(-1)
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log p(token_t | prefix) for each position; `logits` are aligned so that logits[:, t] predicts tokens[:, t].
+
+    Dividing by the sampling temperature makes the log-probs those of the distribution that was sampled.
+    """
+    logits = logits.float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """Schulman's k3 estimator of KL(policy || reference): exp(ref - logp) - (ref - logp) - 1 (>= 0)."""
+    delta = ref_logp - logp
+    return torch.exp(delta) - delta - 1
+
+
+@dataclass
+class LossOutput:
+    loss: torch.Tensor
+    kl: torch.Tensor  # mean per-token KL over masked tokens (detached)
+    clip_ratio: torch.Tensor  # share of masked tokens where the clip was active (detached)
+
+
+def grpo_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor | None,
+    ref_logp: torch.Tensor | None,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float = 0.04,
+    epsilon_low: float = 0.2,
+    epsilon_high: float = 0.2,
+    aggregation: LossAggregation = "grpo",
+    token_normalizer: float | None = None,
+    max_completion_length: int | None = None,
+) -> LossOutput:
+    """Per token: -(min(ratio*A, clip(ratio)*A) - beta*KL_k3), then aggregated.
+
+    `old_logp=None` means a single policy iteration (mu = 1): ratio = exp(logp - logp.detach()) = 1, whose
+    gradient is the policy gradient, exactly as in the paper's code.
+    Aggregations:
+      grpo        mean over each sequence's tokens, then over sequences (paper)
+      token_mean  sum over all tokens / `token_normalizer` (DAPO: tokens of the whole batch; defaults to local)
+      dr_grpo     sum over all tokens / (B * max_completion_length) (Dr. GRPO, constant normaliser)
+      bnpo        sum over all tokens / tokens of this micro-batch
+    """
+    mask = mask.to(logp.dtype)
+    old = logp.detach() if old_logp is None else old_logp
+    ratio = torch.exp(logp - old)
+    adv = advantages.unsqueeze(1)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high) * adv
+    per_token = -torch.min(unclipped, clipped)
+    kl = torch.zeros_like(logp)
+    if beta != 0.0:
+        if ref_logp is None:
+            raise ValueError("beta > 0 needs reference log-probs")
+        kl = kl_k3(logp, ref_logp)
+        per_token = per_token + beta * kl
+
+    if aggregation == "grpo":
+        loss = ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
+    elif aggregation == "token_mean":
+        loss = (per_token * mask).sum() / (token_normalizer if token_normalizer else mask.sum().clamp(min=1))
+    elif aggregation == "dr_grpo":
+        if not max_completion_length:
+            raise ValueError("dr_grpo needs max_completion_length")
+        loss = (per_token * mask).sum() / (mask.shape[0] * max_completion_length)
+    elif aggregation == "bnpo":
+        loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
+    else:
+        raise ValueError(f"unknown loss aggregation {aggregation!r}; choose one of {LOSS_AGGREGATIONS}")
+
+    with torch.no_grad():
+        n = mask.sum().clamp(min=1)
+        kl_mean = (kl * mask).sum() / n
+        # tokens where the clipped term is the one the min keeps, i.e. where clipping stopped the gradient
+        was_clipped = ((clipped < unclipped) & (mask > 0)).to(logp.dtype)
+        clip_ratio = was_clipped.sum() / n
+    return LossOutput(loss=loss, kl=kl_mean, clip_ratio=clip_ratio)

@@ -1,0 +1,151 @@
+"""Tiny, fully offline Qwen-VL models: real transformers classes with small configs, saved as ordinary Hugging
+Face directories that `from_pretrained` loads. Used by tests and by the CPU demo.
+
+Two kinds:
+- `build_tiny_model`: a byte-level BPE tokenizer trained here on a small corpus (with the Qwen special tokens
+  spelled exactly as in Qwen), so that vocabulary and embedding stay small.
+- `build_reduced_real_model`: the real Qwen2-VL-2B tokenizer, chat template and image-processor settings from a
+  local directory (no weights needed) with a narrow, shallow random model, so that prompt token ids and image
+  grids are exactly those of a real run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers.models.qwen2_5_vl import Qwen2_5_VLConfig
+from transformers.models.qwen2_vl import Qwen2VLConfig
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+from visualthinker.models.adapter import get_adapter
+from visualthinker.prompts import BASE_TEMPLATE, DIRECT_TEMPLATE
+
+QWEN_SPECIAL_TOKENS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>",
+]
+# The base checkpoint's template: content parts in order, images as vision placeholders, no roles.
+FLAT_CHAT_TEMPLATE = (
+    "{% if messages is string %}{{ messages }}{% else %}{% for content in messages %}"
+    "{% if content['type'] == 'image' or 'image' in content %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}"
+)
+DEFAULT_CORPUS = [
+    BASE_TEMPLATE, DIRECT_TEMPLATE, "<think> </think> <answer> </answer>",
+    "How many objects are in the image? Which object is closer to the camera? Is it left or right, above or "
+    "below? Answer in natural language. Choose between the following options: red, green, blue or yellow. "
+    "circle square triangle 0 1 2 3 4 5 6 7 8 9 wait, let me check again. Therefore the answer is",
+]
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (any text encodes) with the Qwen special tokens as single tokens."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=QWEN_SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(list(corpus), trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>", padding_side="left",
+    )
+    wrapped.chat_template = FLAT_CHAT_TEMPLATE
+    return wrapped
+
+
+def _text_config(tokenizer, hidden: int, layers: int, heads: int, kv_heads: int) -> dict:
+    head_dim = hidden // heads
+    half = head_dim // 2  # mrope sections must sum to head_dim / 2
+    section = [half - 2 * (half // 3), half // 3, half // 3]
+    pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    return dict(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=4096,
+        rope_scaling={"type": "mrope", "mrope_section": section}, bos_token_id=pad, pad_token_id=pad,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+    )
+
+
+def _vision_ids(tokenizer) -> dict:
+    ids = tokenizer.convert_tokens_to_ids
+    return dict(
+        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+    )
+
+
+def make_config(family: str, tokenizer, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2,
+                vision_depth: int = 2, vision_dim: int = 32, vision_heads: int = 2):
+    text = _text_config(tokenizer, hidden, layers, heads, kv_heads)
+    if family == "qwen2_vl":
+        vision = dict(depth=vision_depth, embed_dim=vision_dim, hidden_size=hidden, num_heads=vision_heads,
+                      mlp_ratio=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+        config = Qwen2VLConfig(text_config=text, vision_config=vision, **_vision_ids(tokenizer))
+    elif family == "qwen2_5_vl":
+        vision = dict(depth=vision_depth, hidden_size=vision_dim, intermediate_size=vision_dim * 2,
+                      num_heads=vision_heads, out_hidden_size=hidden, patch_size=14, spatial_merge_size=2,
+                      temporal_patch_size=2, window_size=56, fullatt_block_indexes=[vision_depth - 1])
+        config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, **_vision_ids(tokenizer))
+    else:
+        raise ValueError(f"unknown family {family!r}; choose qwen2_vl or qwen2_5_vl")
+    config.tie_word_embeddings = False
+    return config
+
+
+def _save(out_dir: Path, family: str, config, tokenizer, min_pixels: int, max_pixels: int, seed: int) -> Path:
+    torch.manual_seed(seed)
+    adapter = get_adapter(family)
+    model = adapter.model_class(config)
+    model.generation_config.pad_token_id = config.text_config.pad_token_id
+    model.generation_config.eos_token_id = adapter.stop_token_ids(_HasTokenizer(tokenizer))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
+    processor = adapter.processor_class(image_processor=image_processor, tokenizer=tokenizer,
+                                        chat_template=tokenizer.chat_template)
+    processor.save_pretrained(out_dir)
+    image_processor.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+class _HasTokenizer:
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+
+def build_tiny_model(out_dir: str | Path, family: str = "qwen2_vl", corpus: Iterable[str] | None = None,
+                     vocab_size: int = 1024, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2,
+                     vision_depth: int = 2, vision_dim: int = 32, min_pixels: int = 56 * 56,
+                     max_pixels: int = 112 * 112, seed: int = 0) -> Path:
+    """Build and save a random-weight tiny model with a tokenizer trained on `corpus`; returns the directory."""
+    tokenizer = train_tokenizer(corpus if corpus is not None else DEFAULT_CORPUS, vocab_size)
+    config = make_config(family, tokenizer, hidden, layers, heads, kv_heads, vision_depth, vision_dim)
+    return _save(Path(out_dir), family, config, tokenizer, min_pixels, max_pixels, seed)
+
+
+def build_reduced_real_model(real_dir: str | Path, out_dir: str | Path, hidden: int = 64, layers: int = 1,
+                             vision_depth: int = 1, max_pixels: int | None = None, seed: int = 0) -> Path:
+    """Real Qwen2-VL tokenizer, chat template and image-processor settings with a tiny random model."""
+    real_dir, out_dir = Path(real_dir), Path(out_dir)
+    family = json.loads((real_dir / "config.json").read_text())["model_type"]
+    tokenizer = AutoTokenizer.from_pretrained(real_dir)
+    template_file = real_dir / "chat_template.json"
+    if template_file.exists():
+        tokenizer.chat_template = json.loads(template_file.read_text())["chat_template"]
+    real_ip = json.loads((real_dir / "preprocessor_config.json").read_text())
+    config = make_config(family, tokenizer, hidden=hidden, layers=layers, vision_depth=vision_depth)
+    out = _save(out_dir, family, config, tokenizer, real_ip["min_pixels"], max_pixels or real_ip["max_pixels"], seed)
+    for name in ("LICENSE", "NOTICE.md"):
+        if (real_dir / name).exists():
+            shutil.copy(real_dir / name, out / name)
+    return out

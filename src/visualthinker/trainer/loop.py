@@ -1,0 +1,332 @@
+"""The GRPO training loop on accelerate: one code path for one CPU process, DDP, FSDP2, DeepSpeed ZeRO and
+multi-node. It orchestrates; the math is in grpo/, the model specifics in models/, the rewards in rewards/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object, set_seed
+from tqdm.auto import tqdm
+
+from visualthinker.config import TrainConfig, save_config
+from visualthinker.data.record import Record
+from visualthinker.errors import ConfigError
+from visualthinker.generation.base import SamplingConfig
+from visualthinker.generation.hf import HFGenerator
+from visualthinker.grpo.objective import grpo_loss
+from visualthinker.models.adapter import get_adapter
+from visualthinker.prompts import PromptSpec
+from visualthinker.rewards.registry import resolve_reward, reward_name
+from visualthinker.trainer import checkpoint as ckpt
+from visualthinker.trainer.outputs import RunLog
+from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
+from visualthinker.trainer.sampler import PromptSchedule
+from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
+
+
+def _reward_fns(config: TrainConfig) -> tuple[dict[str, Any], dict[str, float]]:
+    fns, weights = {}, {}
+    for i, spec in enumerate(config.rewards):
+        name = reward_name(spec)
+        options = dict(config.reward_options.get(spec, config.reward_options.get(name, {})))
+        if name == "format" and config.format_strict:
+            options.setdefault("strict", True)
+        fns[name] = resolve_reward(spec, options)
+        weights[name] = config.reward_weights[i] if config.reward_weights else 1.0
+    return fns, weights
+
+
+class GRPOTrainer:
+    def __init__(self, config: TrainConfig, train_records: list[Record],
+                 eval_records: list[Record] | None = None) -> None:
+        self.config = config
+        self.output_dir = Path(config.output_dir)
+        self.accelerator = Accelerator(
+            gradient_accumulation_steps=config.gradient_accumulation_steps,
+            mixed_precision=config.mixed_precision,
+            log_with=config.report_to or None,
+            project_dir=str(self.output_dir),
+        )
+        set_seed(config.seed, device_specific=True)  # different samples on each rank, same on every rerun
+        self.train_records = train_records
+        self.eval_records = eval_records or []
+        self.adapter = get_adapter(config.model_path)
+        self.processor = self.adapter.load_processor(config.model_path, config.min_pixels, config.max_pixels)
+
+        model = build_policy(self.adapter, config)
+        optimizer, self.scheduler = build_optimizer(model, config)
+        # The scheduler is stepped by hand: accelerate's wrapper would step it once per process.
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.accelerator.register_for_checkpointing(self.scheduler)
+        ref = build_reference(self.adapter, config)
+        self.ref_model = self.accelerator.prepare_model(ref, evaluation_mode=True) if ref is not None else None
+
+        sharded = self.accelerator.state.distributed_type.name in ("FSDP", "DEEPSPEED")
+        self.generator = HFGenerator(self.accelerator.unwrap_model(self.model), self.adapter, self.processor,
+                                     synced_gpus=sharded and self.accelerator.num_processes > 1)
+        self.sampling = SamplingConfig(max_new_tokens=config.max_completion_length, do_sample=True,
+                                       temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
+                                       repetition_penalty=config.repetition_penalty)
+        self.prompt_spec = PromptSpec(template=config.template, literal_image_tag=config.literal_image_tag)
+        reward_fns, self.reward_weights = _reward_fns(config)
+        self.maker = ExperienceMaker(self.adapter, self.processor, self.generator, self.prompt_spec, self.sampling,
+                                     config.num_generations, reward_fns, self.reward_weights, config.scale_rewards,
+                                     config.advantage_eps, config.min_pixels, config.max_pixels)
+        self.schedule = PromptSchedule(len(train_records), config.seed, config.per_device_prompts,
+                                       self.accelerator.num_processes, self.accelerator.process_index)
+        self.log = RunLog(self.output_dir)
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    def _prepare_output_dir(self) -> int:
+        """Returns the step to start from (0, or the last complete checkpoint's when resuming)."""
+        start = 0
+        if self.config.resume:
+            found = ckpt.latest_checkpoint(self.output_dir)
+            if found is None:
+                raise ConfigError(f"resume=true but {self.output_dir}/checkpoints holds no complete checkpoint")
+            start, path = found
+            self.accelerator.load_state(str(path / "state"))
+            if self.is_main:
+                self.log.truncate_after(start)
+        elif self.log.metrics_path.exists() and self.log.metrics_path.stat().st_size > 0:
+            raise ConfigError(f"output_dir {self.output_dir} already holds a run; pass resume=true to continue it "
+                              "or choose another output_dir")
+        if self.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            save_config(self.config, self.output_dir / "config.yaml")
+        self.accelerator.wait_for_everyone()
+        return start
+
+    @torch.no_grad()
+    def _reference_logprobs(self, exp: Experience) -> None:
+        if self.config.beta > 0:
+            if self.ref_model is not None:
+                exp.ref_logp = policy_logprobs(self.ref_model, exp.inputs, exp.completion_ids, self.config.temperature)
+            else:  # LoRA: the base weights with the adapter switched off are the reference
+                with self.accelerator.unwrap_model(self.model).disable_adapter():
+                    exp.ref_logp = policy_logprobs(self.model, exp.inputs, exp.completion_ids, self.config.temperature)
+        if self.config.num_iterations > 1:
+            exp.old_logp = policy_logprobs(self.model, exp.inputs, exp.completion_ids, self.config.temperature)
+
+    def _token_normalizer(self, exps: list[Experience]) -> float | None:
+        """token_mean divides by the tokens of the whole step on all ranks; rescaled because accelerate divides
+        the loss by the accumulation steps and DDP averages over ranks."""
+        if self.config.loss_aggregation != "token_mean":
+            return None
+        local = torch.tensor(sum(float(e.completion_mask.sum()) for e in exps), device=self.accelerator.device)
+        total = self.accelerator.reduce(local, reduction="sum").item()
+        return max(total, 1.0) / (self.accelerator.num_processes * self.config.gradient_accumulation_steps)
+
+    # -- one optimizer step ----------------------------------------------------------------------------------
+    def _train_step(self, step: int) -> tuple[dict[str, float], list[Experience]]:
+        config = self.config
+        t0 = time.perf_counter()
+        self.model.eval()
+        exps = []
+        for micro in range(config.gradient_accumulation_steps):
+            records = [self.train_records[i] for i in self.schedule.indices(step, micro, config.gradient_accumulation_steps)]
+            exp = self.maker.make(records, self.accelerator.device)
+            self._reference_logprobs(exp)
+            exps.append(exp)
+        gen_seconds = time.perf_counter() - t0
+        self.model.train()
+        normalizer = self._token_normalizer(exps)
+        losses, kls, clips, grad_norms = [], [], [], []
+        for _ in range(config.num_iterations):
+            for exp in exps:
+                with self.accelerator.accumulate(self.model):
+                    logp = policy_logprobs(self.model, exp.inputs, exp.completion_ids, config.temperature)
+                    out = grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask,
+                                    beta=config.beta, epsilon_low=config.epsilon_low,
+                                    epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
+                                    token_normalizer=normalizer, max_completion_length=config.max_completion_length)
+                    self.accelerator.backward(out.loss)
+                    if self.accelerator.sync_gradients:
+                        norm = self.accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                        grad_norms.append(float(norm) if norm is not None else float("nan"))
+                        self.optimizer.step()
+                        self.scheduler.step()
+                        self.optimizer.zero_grad(set_to_none=True)
+                losses.append(out.loss.detach())
+                kls.append(out.kl)
+                clips.append(out.clip_ratio)
+        seconds = time.perf_counter() - t0
+        metrics = self._step_metrics(step, exps, losses, kls, clips, grad_norms, seconds, gen_seconds)
+        return metrics, exps
+
+    def _step_metrics(self, step: int, exps: list[Experience], losses, kls, clips, grad_norms,
+                      seconds: float, gen_seconds: float) -> dict[str, float]:
+        acc = self.accelerator
+        G = self.config.num_generations
+        dev = acc.device
+        rewards = acc.gather(torch.cat([e.rewards for e in exps]).to(dev))
+        lengths = acc.gather(torch.cat([e.completion_mask.sum(-1).float() for e in exps]).to(dev))
+        finished = acc.gather(torch.cat([e.finished.float() for e in exps]).to(dev))
+        per_reward = {name: acc.gather(torch.cat([e.reward_values[name] for e in exps]).to(dev))
+                      for name in exps[0].reward_values}
+        scalars = acc.gather(torch.stack([torch.stack(losses).mean(), torch.stack(kls).mean(),
+                                          torch.stack(clips).mean()]).float().unsqueeze(0)).mean(0)
+        group_std = rewards.view(-1, G).std(dim=1) if G > 1 else torch.zeros(rewards.numel())
+        done = lengths[finished > 0]
+        row = {
+            "step": step + 1,
+            "loss": scalars[0].item(),
+            "reward": rewards.mean().item(),
+            "reward_std": group_std.mean().item(),
+            **{f"rewards/{name}/mean": v.mean().item() for name, v in per_reward.items()},
+            **{f"rewards/{name}/std": v.std().item() if v.numel() > 1 else 0.0 for name, v in per_reward.items()},
+            "kl": scalars[1].item(),
+            "completion_length/mean": lengths.mean().item(),
+            "completion_length/max": lengths.max().item(),
+            "completion_length/min": lengths.min().item(),
+            "completion_length/finished_mean": done.mean().item() if done.numel() else float("nan"),
+            "finished_ratio": finished.mean().item(),
+            "clip_ratio": scalars[2].item(),
+            "frac_reward_zero_std": (group_std < 1e-6).float().mean().item(),
+            "grad_norm": statistics.fmean(grad_norms) if grad_norms else float("nan"),
+            "lr": self.scheduler.get_last_lr()[0],
+            "step_seconds": seconds,
+            "generation_seconds": gen_seconds,
+            "tokens_per_second": lengths.sum().item() / max(seconds, 1e-9),
+            "num_completions": rewards.numel(),
+        }
+        return row
+
+    def _trajectories(self, step: int, exps: list[Experience]) -> None:
+        G = self.config.num_generations
+        rows = []
+        for exp in exps:
+            lengths = exp.completion_mask.sum(-1).tolist()
+            for i, record in enumerate(exp.records):
+                image = None
+                if self.config.trajectory_images and exp.thumbnails and exp.thumbnails[i] is not None:
+                    image = self.log.thumbnail(record.id, exp.thumbnails[i])
+                for g in range(G):
+                    n = i * G + g
+                    rows.append({
+                        "step": step + 1, "prompt_id": record.id, "sample_index": g,
+                        "task": record.task, "prompt": exp.prompt_texts[i], "completion": exp.texts[n],
+                        "answer": record.answer,
+                        "rewards": {name: float(v[n]) for name, v in exp.reward_values.items()},
+                        "reward": float(exp.rewards[n]), "advantage": float(exp.advantages[n]),
+                        "completion_tokens": int(lengths[n]), "finished": bool(exp.finished[n]),
+                        "image": image,
+                    })
+        gathered = gather_object(rows)
+        if self.is_main:
+            for n, row in enumerate(gathered):  # rows are prompt-major on every rank, G per group
+                row["group_index"] = n // G
+            self.log.write_trajectories(step + 1, gathered)
+
+    # -- evaluation and checkpoints --------------------------------------------------------------------------
+    def evaluate(self, step: int) -> dict[str, float]:
+        from visualthinker.evaluation import evaluate_records
+
+        acc = self.accelerator
+        shard = self.eval_records[acc.process_index::acc.num_processes]
+        model = acc.unwrap_model(self.model)
+        model.eval()
+        result = evaluate_records(model, self.adapter, self.processor, shard, self.prompt_spec,
+                                  max_new_tokens=self.config.eval_max_new_tokens,
+                                  batch_size=self.config.eval_batch_size)
+        n = float(result["n"])
+        stats = torch.tensor([result["accuracy"] * n, result["response_length"] * n, n], device=acc.device)
+        stats = acc.reduce(stats, reduction="sum")
+        total = max(stats[2].item(), 1.0)
+        name = self._eval_name()
+        return {"step": step, f"eval/{name}/accuracy": stats[0].item() / total,
+                f"eval/{name}/response_length": stats[1].item() / total, f"eval/{name}/n": int(stats[2].item())}
+
+    def _eval_name(self) -> str:
+        data = self.config.eval_data or "eval"
+        return Path(data).name if ("/" in data or "\\" in data) else data
+
+    def save_checkpoint(self, step: int) -> None:
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        tmp = ckpt.temp_dir(self.output_dir, step)
+        if self.is_main:
+            ckpt.prune(self.output_dir, None)
+            tmp.mkdir(parents=True, exist_ok=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp / "state"))
+        self._save_model(tmp)
+        acc.wait_for_everyone()
+        if self.is_main:
+            ckpt.finalize(self.output_dir, step, {"step": step, "max_steps": self.config.max_steps,
+                                                  "time": time.time()})
+            ckpt.prune(self.output_dir, self.config.keep_checkpoints)
+        acc.wait_for_everyone()
+
+    def _save_model(self, directory: Path) -> None:
+        acc = self.accelerator
+        state_dict = acc.get_state_dict(self.model)
+        unwrapped = acc.unwrap_model(self.model)
+        unwrapped.save_pretrained(directory, state_dict=state_dict, is_main_process=self.is_main,
+                                  save_function=acc.save)
+        if self.is_main:
+            self.processor.save_pretrained(directory)
+
+    def parameter_checksum(self) -> str:
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.accelerator.get_state_dict(self.model).items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().cpu().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def train(self) -> dict[str, Any]:
+        config = self.config
+        start = self._prepare_output_dir()
+        if config.report_to:
+            self.accelerator.init_trackers("tensorboard", config={k: v for k, v in config.to_dict().items()
+                                                                   if isinstance(v, (int, float, str, bool))})
+        if config.eval_every and self.eval_records and start == 0:
+            row = self.evaluate(0)
+            if self.is_main:
+                self.log.append_metrics(row)
+        bar = tqdm(total=config.max_steps, initial=start, desc="GRPO", disable=not (self.is_main and config.progress_bar))
+        t_start = time.perf_counter()
+        step_times = []
+        for step in range(start, config.max_steps):
+            metrics, exps = self._train_step(step)
+            step_times.append(metrics["step_seconds"])
+            if config.trajectories_every and (step + 1) % config.trajectories_every == 0:
+                self._trajectories(step, exps)
+            if config.eval_every and self.eval_records and (step + 1) % config.eval_every == 0:
+                metrics.update(self.evaluate(step + 1))
+            if self.is_main:
+                self.log.append_metrics(metrics)
+            self.accelerator.log({k: v for k, v in metrics.items() if k != "step"}, step=step + 1)
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics['reward']:.3f}", len=f"{metrics['completion_length/mean']:.0f}")
+            if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < config.max_steps:
+                self.save_checkpoint(step + 1)
+        bar.close()
+        if start < config.max_steps or not ckpt.latest_checkpoint(self.output_dir):
+            self.save_checkpoint(config.max_steps)
+        final = self.output_dir / "final"
+        self.accelerator.wait_for_everyone()
+        self._save_model(final)
+        checksums = gather_object([self.parameter_checksum()])
+        summary = {
+            "steps": config.max_steps, "resumed_from": start, "wall_seconds": time.perf_counter() - t_start,
+            "mean_step_seconds": statistics.fmean(step_times) if step_times else None,
+            "num_processes": self.accelerator.num_processes, "parameter_checksums": checksums,
+            "ranks_in_sync": len(set(checksums)) == 1,
+        }
+        if self.is_main:
+            (self.output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        self.accelerator.end_training()
+        return summary

@@ -1,0 +1,101 @@
+"""One micro-batch of experience: prompts -> G sampled completions each -> rewards -> group advantages ->
+reference (and old-policy) log-probs. Every completion row stays aligned with its own prompt, image, solution
+and group: row i*G + g is sample g of prompt i, everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from visualthinker.data.record import Record
+from visualthinker.generation.base import GenerationBackend, SamplingConfig
+from visualthinker.grpo.objective import group_advantages, token_logprobs
+from visualthinker.models.adapter import QwenVLAdapter
+from visualthinker.prompts import PromptSpec
+
+
+@dataclass
+class Experience:
+    records: list[Record]
+    prompt_texts: list[str]
+    inputs: dict[str, torch.Tensor]  # prompt + completion model inputs, one row per completion
+    completion_ids: torch.Tensor
+    completion_mask: torch.Tensor
+    finished: torch.Tensor
+    texts: list[str]
+    reward_values: dict[str, torch.Tensor]  # name -> (N,)
+    rewards: torch.Tensor  # weighted sum, (N,)
+    advantages: torch.Tensor
+    ref_logp: torch.Tensor | None = None
+    old_logp: torch.Tensor | None = None
+    thumbnails: list[Any] | None = None
+
+    @property
+    def num_completions(self) -> int:
+        return self.completion_ids.shape[0]
+
+
+def policy_logprobs(model, inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
+                    temperature: float) -> torch.Tensor:
+    """Per-token log-probs of the completion under `model`; only the completion positions' logits are built."""
+    T = completion_ids.shape[1]
+    logits = model(**inputs, logits_to_keep=T + 1, use_cache=False).logits[:, :-1]
+    return token_logprobs(logits, completion_ids, temperature)
+
+
+class ExperienceMaker:
+    def __init__(self, adapter: QwenVLAdapter, processor, generator: GenerationBackend, prompt_spec: PromptSpec,
+                 sampling: SamplingConfig, num_generations: int, reward_fns: dict[str, Any],
+                 reward_weights: dict[str, float], scale_rewards: bool, advantage_eps: float,
+                 min_pixels: int, max_pixels: int) -> None:
+        self.adapter = adapter
+        self.processor = processor
+        self.generator = generator
+        self.prompt_spec = prompt_spec
+        self.sampling = sampling
+        self.G = num_generations
+        self.reward_fns = reward_fns
+        self.reward_weights = reward_weights
+        self.scale_rewards = scale_rewards
+        self.advantage_eps = advantage_eps
+        self.min_pixels = min_pixels
+        self.max_pixels = max_pixels
+
+    def prompts(self, records: list[Record]) -> tuple[list[str], dict, list[list]]:
+        images = [r.load_images(self.max_pixels, self.min_pixels) for r in records]
+        texts = [self.adapter.render_prompt(self.processor, self.prompt_spec, r.prompt, len(im))
+                 for r, im in zip(records, images, strict=True)]
+        return texts, self.adapter.encode(self.processor, texts, images), images
+
+    def score(self, records: list[Record], texts: list[str], lengths: list[int]) -> dict[str, torch.Tensor]:
+        columns: dict[str, list] = {}
+        for record in records:
+            for key, value in record.columns().items():
+                columns.setdefault(key, []).extend([value] * self.G)
+        columns["completion_tokens"] = lengths
+        columns["prefills_think"] = [self.prompt_spec.prefills_think] * len(texts)
+        out = {}
+        for name, fn in self.reward_fns.items():
+            values = fn(texts, **columns)
+            if len(values) != len(texts):
+                raise ValueError(f"reward {name!r} returned {len(values)} values for {len(texts)} completions")
+            out[name] = torch.tensor([float(v) for v in values], dtype=torch.float32)
+        return out
+
+    def make(self, records: list[Record], device: torch.device) -> Experience:
+        prompt_texts, batch, images = self.prompts(records)
+        rollout = self.generator.generate(batch, self.G, self.sampling)
+        reward_values = self.score(records, rollout.texts, rollout.lengths.tolist())
+        total = sum(self.reward_weights[name] * v for name, v in reward_values.items())
+        advantages = group_advantages(total, self.G, self.scale_rewards, self.advantage_eps)
+        rows = self.adapter.select_rows(batch, rollout.prompt_rows)
+        inputs = self.adapter.with_completions(rows, rollout.completion_ids, rollout.completion_mask)
+        inputs = {k: v.to(device) for k, v in inputs.items()}
+        return Experience(
+            records=records, prompt_texts=prompt_texts, inputs=inputs,
+            completion_ids=rollout.completion_ids.to(device), completion_mask=rollout.completion_mask.to(device),
+            finished=rollout.finished, texts=rollout.texts, reward_values=reward_values, rewards=total,
+            advantages=advantages.to(device), thumbnails=[im[0] if im else None for im in images],
+        )

@@ -1,0 +1,39 @@
+"""From a config to a finished run: load the data through the shared loaders, then train."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from visualthinker.config import TrainConfig
+from visualthinker.data.record import Record
+
+
+def load_train_records(config: TrainConfig) -> list[Record]:
+    from visualthinker.data import load_records
+
+    return load_records(config.train_data, split=config.train_split, limit=config.train_limit, seed=config.seed,
+                        **config.data_options)
+
+
+def load_eval_records(config: TrainConfig) -> list[Record]:
+    if not config.eval_data or not config.eval_every:
+        return []
+    from visualthinker.data import load_records
+
+    return load_records(config.eval_data, split=config.eval_split, limit=config.eval_limit, seed=config.seed,
+                        **config.eval_options)
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run GRPO as configured; returns the run summary (also written to output_dir/train_summary.json)."""
+    import dataclasses
+
+    from visualthinker.models.builtin import resolve_model_path
+    from visualthinker.trainer.loop import GRPOTrainer
+
+    config = dataclasses.replace(
+        config, model_path=resolve_model_path(config.model_path),
+        ref_model_path=resolve_model_path(config.ref_model_path) if config.ref_model_path else None,
+    )
+    trainer = GRPOTrainer(config, load_train_records(config), load_eval_records(config))
+    return trainer.train()

@@ -1,0 +1,64 @@
+"""Building the policy, the frozen reference, the optimizer and the schedule from a TrainConfig."""
+
+from __future__ import annotations
+
+import torch
+from transformers import get_scheduler
+
+from visualthinker.config import TrainConfig
+from visualthinker.errors import ConfigError
+from visualthinker.models.adapter import QwenVLAdapter
+
+
+def freeze(adapter: QwenVLAdapter, model: torch.nn.Module, vision: bool, llm: bool) -> None:
+    """Really freeze (requires_grad_(False), a call, not the attribute assignment of the original code)."""
+    modules = (adapter.vision_modules(model) if vision else []) + (adapter.language_modules(model) if llm else [])
+    for module in modules:
+        module.requires_grad_(False)
+
+
+def apply_lora(adapter: QwenVLAdapter, model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise ConfigError("config key 'lora_rank' > 0 needs peft: pip install 'visualthinker[lora]'") from exc
+    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=adapter.lora_target_modules(config.lora_train_vision))
+    return get_peft_model(model, lora)
+
+
+def build_policy(adapter: QwenVLAdapter, config: TrainConfig) -> torch.nn.Module:
+    model = adapter.load_model(config.model_path, config.dtype, config.attn_implementation)
+    if config.lora_rank > 0:
+        model = apply_lora(adapter, model, config)
+    freeze(adapter, model, config.freeze_vision, config.freeze_llm)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    return model
+
+
+def build_reference(adapter: QwenVLAdapter, config: TrainConfig) -> torch.nn.Module | None:
+    """A frozen copy of the initial policy; none when beta = 0, or with LoRA (the base weights serve)."""
+    if config.beta == 0 or config.lora_rank > 0:
+        return None
+    ref = adapter.load_model(config.ref_model_path or config.model_path, config.dtype, config.attn_implementation)
+    ref.requires_grad_(False)
+    return ref.eval()
+
+
+def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("no trainable parameters: check freeze_vision / freeze_llm / lora settings")
+    return params
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig):
+    optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.learning_rate,
+                                  betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay)
+    # One scheduler step per optimizer update: mu updates per rollout step.
+    total = config.max_steps * config.num_iterations
+    scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.warmup_steps,
+                              num_training_steps=total)
+    return optimizer, scheduler

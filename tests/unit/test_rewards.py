@@ -1,0 +1,61 @@
+import pytest
+
+from visualthinker.errors import ConfigError
+from visualthinker.rewards import accuracy_reward, format_reward, length_reward, parse_choice, resolve_reward
+
+
+def test_format_prepends_think_for_base_prompt():
+    good = " I see two. </think> <answer>2</answer>"
+    assert format_reward([good], prefills_think=[True]) == [1.0]
+    assert format_reward([good], prefills_think=[False]) == [0.0]
+    assert format_reward(["<think>x</think><answer>y</answer>"], prefills_think=[False]) == [1.0]
+
+
+def test_format_trailing_whitespace_tolerated_unless_strict():
+    text = "x</think>\n<answer>left</answer>\n"
+    assert format_reward([text]) == [1.0]
+    assert format_reward([text], strict=True) == [0.0]  # the original code's behaviour
+    assert format_reward(["x</think><answer>a</answer> trailing words"]) == [0.0]
+    assert format_reward(["x</think> no answer"]) == [0.0]
+
+
+CHOICES = ["left", "right"]
+
+
+@pytest.mark.parametrize("completion,expected", [
+    ("r</think><answer>left</answer>", 1.0),
+    ("r</think><answer> Left. </answer>", 1.0),  # case, spaces, final punctuation
+    ("r</think><answer>\nleft\n</answer>", 1.0),  # DOTALL
+    ("r</think><answer>right</answer>", 0.0),
+    ("r</think><answer></answer>", 0.0),  # empty
+    ("r</think><answer>left</answer><answer>right</answer>", 0.0),  # several answers
+    ("r</think> left", 0.0),  # untagged
+    ("r</think><answer>left or right</answer>", 0.0),
+    ("r</think><answer>A</answer>", 0.0),  # letters only count when the question showed letters
+])
+def test_accuracy_natural_language_choices(completion, expected):
+    assert accuracy_reward([completion], choices=[CHOICES], answer=["left"], answer_letter=[None]) == [expected]
+
+
+@pytest.mark.parametrize("answer,index", [
+    ("(B)", 1), ("B", 1), ("B.", 1), ("(b)", 1), ("(B) 2", 1), ("2", 1), ("(B) 3", None),
+    ("b", None),  # a bare lower-case letter is not anchored enough ("a" is an article)
+    ("There is a lamp", None), ("E", None),
+])
+def test_anchored_letters(answer, index):
+    assert parse_choice(f"<answer>{answer}</answer>", ["3", "2", "1", "0"], letters=True) == index
+
+
+def test_length_reward_and_cap():
+    assert length_reward(["a", "b"], completion_tokens=[10, 1000]) == pytest.approx([0.01, 1.0])
+    assert length_reward(["a"], completion_tokens=[1000], cap=700) == pytest.approx([0.7])
+
+
+def test_registry_plugins_and_errors():
+    assert resolve_reward("accuracy") is accuracy_reward
+    fn = resolve_reward("visualthinker.rewards.functions:length_reward", {"per_token": 1.0})
+    assert fn(["x"], completion_tokens=[3]) == [3.0]
+    with pytest.raises(ConfigError, match="unknown reward"):
+        resolve_reward("nope")
+    with pytest.raises(ConfigError, match="cannot import"):
+        resolve_reward("no.such.module:fn")
