@@ -3,6 +3,7 @@ before anything heavy starts. An unknown key or a bad value is an error that nam
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import types
@@ -163,10 +164,8 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
         return value
     if annotation is float:
         if isinstance(value, str):  # YAML 1.1 reads "1e-6" (no dot) as a string
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
         return float(value)

@@ -29,3 +29,8 @@ def make_records(n: int = 4) -> list[Record]:
                           choices=choices, answer=choices[i % len(choices)], prompt=sat_question(question, choices),
                           task="relation" if i % 2 == 0 else "count", source="test"))
     return out
+
+
+def index_reward(completions: list[str], **_) -> list[float]:
+    """A plug-in reward with variance inside every group (a random tiny model earns no real reward)."""
+    return [float(i % 3 == 1) for i in range(len(completions))]

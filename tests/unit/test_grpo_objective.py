@@ -74,9 +74,9 @@ def test_loss_variants_against_hand_computation(aggregation):
     per_token = _per_token_hand(logp, ref, adv, beta)
     m = mask.tolist()
     if aggregation == "grpo":
-        expected = sum(sum(p * k for p, k in zip(pr, mr)) / sum(mr) for pr, mr in zip(per_token, m)) / 3
+        expected = sum(sum(p * k for p, k in zip(pr, mr, strict=True)) / sum(mr) for pr, mr in zip(per_token, m, strict=True)) / 3
     else:
-        total = sum(p * k for pr, mr in zip(per_token, m) for p, k in zip(pr, mr))
+        total = sum(p * k for pr, mr in zip(per_token, m, strict=True) for p, k in zip(pr, mr, strict=True))
         denom = {"token_mean": 9.0, "bnpo": 9.0, "dr_grpo": 3 * 8}[aggregation]
         expected = total / denom
     out = grpo_loss(logp, None, ref, adv, mask, beta=beta, aggregation=aggregation, max_completion_length=8)

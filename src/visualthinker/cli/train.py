@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,5 +22,6 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     summary = train(config)
-    print(json.dumps({k: summary[k] for k in ("steps", "wall_seconds", "mean_step_seconds", "ranks_in_sync")}))
+    if os.environ.get("RANK", "0") == "0":
+        print(json.dumps({k: summary[k] for k in ("steps", "wall_seconds", "mean_step_seconds", "ranks_in_sync")}))
     return 0

@@ -43,8 +43,8 @@ class Record:
         """Decode the images to RGB (bounded by the processor's pixel limits); errors name the record."""
         out = []
         for k, value in enumerate(self.images):
-            where = f"{self.origin}, record {self.id!r}" if self.origin else f"{self.source} record {self.id!r}"
-            image = decode_image(value, f"{where}, image {k}", self.image_root)
+            where = f"{self.origin}, record" if self.origin else f"{self.source} record"
+            image = decode_image(value, f"{where} {self.id!r}, image {k}", self.image_root)
             out.append(bound_pixels(image, max_pixels, min_pixels))
         return out
 

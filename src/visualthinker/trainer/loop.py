@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -43,17 +44,28 @@ def _reward_fns(config: TrainConfig) -> tuple[dict[str, Any], dict[str, float]]:
     return fns, weights
 
 
+def _has_accelerator_device() -> bool:
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+
+
 class GRPOTrainer:
     def __init__(self, config: TrainConfig, train_records: list[Record],
                  eval_records: list[Record] | None = None) -> None:
         self.config = config
         self.output_dir = Path(config.output_dir)
         self.accelerator = Accelerator(
+            # Without cpu=True, accelerate ignores a torchrun launch on a machine with no GPU and runs every
+            # process as an independent "main" process.
+            cpu=not _has_accelerator_device(),
             gradient_accumulation_steps=config.gradient_accumulation_steps,
             mixed_precision=config.mixed_precision,
             log_with=config.report_to or None,
             project_dir=str(self.output_dir),
         )
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched != self.accelerator.num_processes:
+            raise ConfigError(f"launched with WORLD_SIZE={launched} but accelerate set up "
+                              f"{self.accelerator.num_processes} process(es); check the launcher configuration")
         set_seed(config.seed, device_specific=True)  # different samples on each rank, same on every rerun
         self.train_records = train_records
         self.eval_records = eval_records or []
