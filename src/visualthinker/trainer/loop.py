@@ -3,6 +3,7 @@ multi-node. It orchestrates; the math is in grpo/, the model specifics in models
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -42,6 +43,9 @@ def _reward_fns(config: TrainConfig) -> tuple[dict[str, Any], dict[str, float]]:
         fns[name] = resolve_reward(spec, options)
         weights[name] = config.reward_weights[i] if config.reward_weights else 1.0
     return fns, weights
+
+
+PAD_ID = "__visualthinker_pad__"  # filler items that even out eval shards across ranks
 
 
 def _has_accelerator_device() -> bool:
@@ -243,22 +247,31 @@ class GRPOTrainer:
 
     # -- evaluation and checkpoints --------------------------------------------------------------------------
     def evaluate(self, step: int) -> dict[str, float]:
+        """Greedy evaluation on the periodic set, sharded over ranks; logs eval/<name>/accuracy and length."""
         from visualthinker.evaluation import evaluate_records
 
         acc = self.accelerator
         shard = self.eval_records[acc.process_index::acc.num_processes]
+        synced = self.generator.synced_gpus
+        if synced:  # ZeRO-3 / FSDP: every rank must run the same number of generate calls
+            per_rank = -(-len(self.eval_records) // acc.num_processes)
+            shard = shard + [dataclasses.replace(self.eval_records[0], id=f"{PAD_ID}{k}")
+                             for k in range(per_rank - len(shard))]
         model = acc.unwrap_model(self.model)
-        model.eval()
         result = evaluate_records(model, self.adapter, self.processor, shard, self.prompt_spec,
                                   max_new_tokens=self.config.eval_max_new_tokens,
-                                  batch_size=self.config.eval_batch_size)
-        n = float(result["n"])
-        stats = torch.tensor([result["accuracy"] * n, result["response_length"] * n, n], device=acc.device)
-        stats = acc.reduce(stats, reduction="sum")
-        total = max(stats[2].item(), 1.0)
+                                  batch_size=self.config.eval_batch_size, return_items=True, synced_gpus=synced)
+        items = [i for i in result["items"] if not str(i["id"]).startswith(PAD_ID)]
+        sums = torch.tensor([sum(bool(i["correct"]) for i in items),
+                             sum(float(i["response_tokens"] or 0) for i in items),
+                             sum(bool(i.get("format_failure")) for i in items), len(items)],
+                            dtype=torch.float64, device=acc.device)
+        sums = acc.reduce(sums, reduction="sum")
+        n = max(sums[3].item(), 1.0)
         name = self._eval_name()
-        return {"step": step, f"eval/{name}/accuracy": stats[0].item() / total,
-                f"eval/{name}/response_length": stats[1].item() / total, f"eval/{name}/n": int(stats[2].item())}
+        return {"step": step, f"eval/{name}/accuracy": sums[0].item() / n,
+                f"eval/{name}/response_length": sums[1].item() / n,
+                f"eval/{name}/format_failure_rate": sums[2].item() / n, f"eval/{name}/n": int(sums[3].item())}
 
     def _eval_name(self) -> str:
         data = self.config.eval_data or "eval"

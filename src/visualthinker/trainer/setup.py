@@ -33,7 +33,10 @@ def build_policy(adapter: QwenVLAdapter, config: TrainConfig) -> torch.nn.Module
         model = apply_lora(adapter, model, config)
     freeze(adapter, model, config.freeze_vision, config.freeze_llm)
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.24 name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     return model
 
