@@ -52,4 +52,4 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv_tai
 def test_cli_malformed_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2,\n', encoding="utf-8")
     assert main(["report", str(tmp_path)]) == 2
-    assert "metrics.jsonl:2:" in capsys.readouterr().err
+    assert "metrics.jsonl line 2:" in capsys.readouterr().err

@@ -45,12 +45,12 @@ def test_malformed_metrics_name_file_and_line(tmp_path: Path, line: str, message
     _write(tmp_path / "metrics.jsonl", [json.dumps({"step": 1}), line])
     with pytest.raises(RunDirError, match=message) as info:
         load_metrics(tmp_path)
-    assert "metrics.jsonl:2:" in str(info.value)
+    assert "metrics.jsonl line 2:" in str(info.value)
 
 
 def test_malformed_trajectory_line(tmp_path: Path) -> None:
     _write(tmp_path / "trajectories" / "step-3.jsonl", [json.dumps({"completion": 5})])
-    with pytest.raises(RunDirError, match=r"step-3\.jsonl:1: 'completion' must be a string"):
+    with pytest.raises(RunDirError, match=r"step-3\.jsonl line 1: 'completion' must be a string"):
         analyze_run(tmp_path)
 
 

@@ -6,7 +6,6 @@ each) never has to sit in memory as a whole; only the report's few browsed steps
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pandas as pd
 import yaml
 
 from visualthinker.errors import VisualThinkerError
+from visualthinker.jsonl import iter_objects
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -75,23 +75,13 @@ def load_config(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RunDirError(f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
-            if not isinstance(obj, dict):
-                raise RunDirError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+    return iter_objects(path, RunDirError)
 
 
 def _as_step(value: Any, path: Path, lineno: int) -> int:
     # bool is an int subclass; a step of `true` is a writer bug, not step 1
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value != int(value):
-        raise RunDirError(f"{path}:{lineno}: 'step' must be an integer, got {value!r}")
+        raise RunDirError(f"{path} line {lineno}: 'step' must be an integer, got {value!r}")
     return int(value)
 
 
@@ -106,7 +96,7 @@ def load_metrics(run_dir: Path) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for lineno, obj in _json_lines(path):
         if "step" not in obj:
-            raise RunDirError(f"{path}:{lineno}: line has no 'step' key")
+            raise RunDirError(f"{path} line {lineno}: line has no 'step' key")
         row = dict(obj)
         row["step"] = _as_step(obj["step"], path, lineno)
         rows.append(row)
@@ -138,16 +128,16 @@ def trajectory_files(run_dir: Path) -> list[tuple[int, Path]]:
 def _completion(obj: dict[str, Any], step: int, path: Path, lineno: int) -> Completion:
     text = obj.get("completion")
     if not isinstance(text, str):
-        raise RunDirError(f"{path}:{lineno}: 'completion' must be a string")
+        raise RunDirError(f"{path} line {lineno}: 'completion' must be a string")
     rewards_raw = obj.get("rewards") or {}
     if not isinstance(rewards_raw, dict):
-        raise RunDirError(f"{path}:{lineno}: 'rewards' must be an object of name -> number")
+        raise RunDirError(f"{path} line {lineno}: 'rewards' must be an object of name -> number")
     try:
         rewards = {str(k): float(v) for k, v in rewards_raw.items()}
         reward = float(obj.get("reward", sum(rewards.values())))
         advantage = float(obj.get("advantage", float("nan")))
     except (TypeError, ValueError) as exc:
-        raise RunDirError(f"{path}:{lineno}: reward values must be numbers ({exc})") from exc
+        raise RunDirError(f"{path} line {lineno}: reward values must be numbers ({exc})") from exc
     tokens = obj.get("completion_tokens")
     if not isinstance(tokens, int | float) or isinstance(tokens, bool):
         # older writers may omit it; whitespace words are a rough but monotone stand-in

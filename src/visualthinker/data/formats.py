@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from visualthinker.errors import DataError
+from visualthinker.jsonl import iter_objects
 
 BATCH_ROWS = 256
 
@@ -72,17 +73,8 @@ def _open_parquet(path: Path) -> Table:
 
 def _open_jsonl(path: Path) -> Table:
     def rows() -> Iterator[dict[str, Any]]:
-        with path.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path.name} line {line_no + 1}: invalid JSON ({exc})") from exc
-                if not isinstance(row, dict):
-                    raise DataError(f"{path.name} line {line_no + 1}: expected a JSON object per line")
-                yield row
+        for _, row in iter_objects(path, DataError, label=path.name):
+            yield row
 
     first = next(rows(), None)
     return Table(path.name, list(first) if first else [], rows, path.parent)
