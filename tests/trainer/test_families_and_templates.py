@@ -1,0 +1,47 @@
+"""Both model families through the trainer, and the instruct chat template."""
+
+import json
+
+import pytest
+
+from tests.trainer.conftest import make_records
+from tests.trainer.test_train_run import _config
+from visualthinker.errors import ModelError
+from visualthinker.models import get_adapter
+from visualthinker.models.tiny import build_tiny_model
+from visualthinker.prompts import PromptSpec
+from visualthinker.trainer.loop import GRPOTrainer
+
+QWEN_CHAT = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}"
+    "<|vision_start|><|image_pad|><|vision_end|>{% else %}{{ content['text'] }}{% endif %}{% endfor %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_qwen2_5_vl_family_trains(tmp_path):
+    model_dir = build_tiny_model(tmp_path / "q25", family="qwen2_5_vl")
+    assert get_adapter(str(model_dir)).family == "qwen2_5_vl"
+    out = tmp_path / "run"
+    GRPOTrainer(_config(model_dir, out, "max_steps=1", "rewards=[tests.trainer.conftest:index_reward]"),
+                make_records(2)).train()
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["grad_norm"] > 0
+
+
+def test_instruct_template_uses_the_chat_template(tiny_model_dir, tmp_path):
+    adapter = get_adapter(str(tiny_model_dir))
+    processor = adapter.load_processor(str(tiny_model_dir))
+    with pytest.raises(ModelError, match="instruct"):  # the flat base template has no roles
+        adapter.render_prompt(processor, PromptSpec(template="instruct"), "Q?", 1)
+    processor.chat_template = QWEN_CHAT
+    text = adapter.render_prompt(processor, PromptSpec(template="instruct"), "Is it left?", 1)
+    assert text.startswith("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Is it left?  Output the")
+    assert text.endswith("<answer> </answer> tags.<|im_end|>\n<|im_start|>assistant\n")
+    assert not PromptSpec(template="instruct").prefills_think
+
+
+def test_direct_template():
+    text = PromptSpec(template="direct", literal_image_tag=False).text("Q?")
+    assert text.endswith("User: Q? \nAssistant: ") and "<think>" not in text
