@@ -1,0 +1,400 @@
+"""The pretraining corpus of the demo's base model: a small, synthetic stand-in for web-scale image-text data.
+
+What a web-trained base VLM brings to R1-Zero is (1) grounding: text that ties what is in a picture to words,
+and (2) familiarity with markup, dialogues and tagged passages, so that the think/answer format is rare but
+reachable by sampling. This module generates exactly those two things and nothing about the benchmark's
+questions. Document kinds (every document ends with <|endoftext|>):
+
+- `caption`: an image of coloured shapes (drawn by the synthetic set's renderer from scenes that hash into its
+  *train* bucket, so no held-out image is ever seen) with web-like alt text: object lists, counts, left/right
+  and above/below statements, which object is in front / closer to the camera, which objects are near each
+  other. Statements only: never a question about the image, never an answer tag.
+- `dialogue`: "A conversation between User and Assistant..." transcripts about unrelated topics (arithmetic,
+  comparing numbers, animals, the alphabet, days of the week). Some use <think>/<answer> tags, most do not.
+- `markup`: HTML/XML snippets, quiz markup and puzzle write-ups in which <think> and <answer> tags also occur
+  with other meanings (and often not in the think-then-answer order).
+- `prose`: generic sentences about shapes, colours, perspective and directions.
+- `page`: a captioned image followed, further down the same page, by an unrelated dialogue (as a web page
+  with a picture and a comment thread). It teaches nothing about the benchmark; it is there so that a long
+  dialogue after an image is not out of distribution for the model.
+
+`benchmark_leaks(text)` is the check the tests run: no document may contain a benchmark question stem.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from visualthinker.data.synthetic import (
+    BUILDERS,
+    DIFFICULTIES,
+    SHAPES,
+    TASKS,
+    Obj,
+    _Retry,
+    _Scene,
+    render,
+    scene_key,
+    split_of,
+)
+from visualthinker.models.adapter import VISION_PLACEHOLDER
+from visualthinker.prompts import LITERAL_IMAGE_TAG, format_choices_sat
+
+EOS = "<|endoftext|>"
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+# The benchmark's question stems (synthetic.py); the corpus must contain none of them.
+BENCHMARK_STEMS = ("are in the image?", "Considering the relative positions", "closer to the camera, the",
+                   "Which object is closer to the")
+
+
+@dataclass(frozen=True)
+class Document:
+    kind: str  # caption | dialogue | markup | prose | page
+    text: str  # with the vision placeholder where the image goes, ending in <|endoftext|>
+    image: Image.Image | None = None
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """Everything the corpus depends on (part of the pretraining cache key)."""
+
+    n_captions: int = 3000
+    n_dialogues: int = 1600
+    n_markup: int = 500
+    n_prose: int = 300
+    n_pages: int = 800  # an image with its caption, then an unrelated dialogue further down the page
+    tagged_fraction: float = 0.12  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
+    image_size: int = 112
+    difficulty: str = "easy"
+    seed: int = 0
+
+
+# -- captions --------------------------------------------------------------------------------------------------
+def _name(obj: Obj) -> str:
+    return f"{obj[0]} {obj[1]}"
+
+
+def _plural(colour: str, shape: str, n: int) -> str:
+    return f"{colour} {shape}" + ("s" if n != 1 else "")
+
+
+def _number(rng: random.Random, n: int) -> str:
+    return NUMBER_WORDS[n] if rng.random() < 0.5 else str(n)
+
+
+def _inventory(rng: random.Random, objects: Sequence[Obj]) -> list[str]:
+    counts = Counter((o[0], o[1]) for o in objects)
+    kinds = list(counts.items())
+    rng.shuffle(kinds)
+    parts = [f"{_number(rng, n)} {_plural(c, s, n)}" for (c, s), n in kinds]
+    listing = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    style = rng.randrange(4)
+    if style == 0:
+        out = [f"There {'is' if len(objects) == 1 else 'are'} {listing} in this picture."]
+    elif style == 1:
+        out = [f"The picture shows {listing} on a grey background."]
+    elif style == 2:
+        out = ["Objects: " + "; ".join(f"{c} {s} x{n}" for (c, s), n in kinds) + "."]
+    else:
+        out = [f"{len(objects)} shape{'s' if len(objects) != 1 else ''} in total: {listing}."]
+    # Single-kind count statements ("There are exactly 3 red circles.") tie numbers to what is seen.
+    for (c, s), n in kinds[: rng.randint(1, 2)]:
+        verb = "is" if n == 1 else "are"
+        out.append(rng.choice([f"There {verb} exactly {_number(rng, n)} {_plural(c, s, n)}.",
+                               f"I count {_number(rng, n)} {_plural(c, s, n)}.",
+                               f"Number of {c} {s}s: {n}."]))
+    return out
+
+
+def _relations(rng: random.Random, objects: Sequence[Obj], limit: int) -> list[str]:
+    counts = Counter((o[0], o[1]) for o in objects)
+    unique = [o for o in objects if counts[(o[0], o[1])] == 1]  # only unambiguous names
+    pairs = list(itertools.permutations(unique, 2))
+    rng.shuffle(pairs)
+    out = []
+    for a, b in pairs:
+        dx, dy = a[2] - b[2], a[3] - b[3]
+        size = max(a[4], b[4])
+        if abs(dx) >= abs(dy) and abs(dx) > 0.7 * size:
+            side = "to the left of" if dx < 0 else "to the right of"
+        elif abs(dy) > 0.7 * size:
+            side = "above" if dy < 0 else "below"
+        else:
+            continue
+        out.append(rng.choice([f"The {_name(a)} is {side} the {_name(b)}.",
+                               f"The {_name(a)} appears {side} the {_name(b)}.",
+                               f"You can see the {_name(a)} {side} the {_name(b)}."]))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _depth(rng: random.Random, objects: Sequence[Obj]) -> list[str]:
+    """Depth scenes: the later-drawn, bigger object overlaps the other (it is nearer the viewer)."""
+    far, near = objects[0], objects[1]
+    return [rng.choice([
+        f"The {_name(near)} is closer to the camera than the {_name(far)}.",
+        f"The {_name(near)} is in front of the {_name(far)} and partly hides it.",
+        f"The {_name(far)} is farther from the camera, behind the {_name(near)}.",
+        f"The {_name(near)} is nearer to the viewer; the {_name(far)} is further away.",
+    ])]
+
+
+def _distances(rng: random.Random, objects: Sequence[Obj], limit: int) -> list[str]:
+    counts = Counter((o[0], o[1]) for o in objects)
+    unique = [o for o in objects if counts[(o[0], o[1])] == 1]
+    out = []
+    triples = list(itertools.permutations(unique, 3))
+    rng.shuffle(triples)
+    for anchor, a, b in triples:
+        da, db = math.dist(anchor[2:4], a[2:4]), math.dist(anchor[2:4], b[2:4])
+        if db < 1.5 * da:
+            continue
+        out.append(rng.choice([
+            f"The {_name(a)} is closer to the {_name(anchor)} than the {_name(b)} is.",
+            f"The {_name(a)} is near the {_name(anchor)}, while the {_name(b)} is far from it.",
+            f"The {_name(b)} is farther from the {_name(anchor)} than the {_name(a)}.",
+        ]))
+        if len(out) >= limit:
+            break
+    return out
+
+
+CAPTION_FRAMES = (
+    "{image}{text}",
+    "{image}" + LITERAL_IMAGE_TAG + "{text}",
+    "{image}Photo: {text}",
+    "{image}Figure {n}. {text}",
+    '<div class="gallery">{image}<p class="caption">{text}</p></div>',
+    "Image {n} of the set.\n{image}\n{text}",
+    "{image}" + LITERAL_IMAGE_TAG + "Description of the image: {text}",
+)
+
+
+def caption_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    diff = DIFFICULTIES[spec.difficulty]
+    while True:
+        task = rng.choice(TASKS)
+        value = rng.randrange({"count": len(diff.counts), "relation": 4}.get(task, 2))
+        lo, hi = diff.background
+        grey = rng.randint(lo, hi)
+        try:
+            item = BUILDERS[task](_Scene(rng, diff, spec.image_size), value)
+        except _Retry:
+            continue
+        key = scene_key(task, item.question, item.objects, (grey, grey, grey), spec.image_size)
+        if split_of(key) == "train":  # held-out (val/test) scenes never enter the corpus
+            break
+    objects = item.objects
+    sentences = _inventory(rng, objects)
+    if task == "depth":
+        sentences += _depth(rng, objects)
+    sentences += _relations(rng, objects, limit=rng.randint(1, 3))
+    sentences += _distances(rng, objects, limit=rng.randint(0, 2))
+    head, rest = sentences[:1], sentences[1:]
+    rng.shuffle(rest)
+    text = " ".join(head + rest)
+    frame = rng.choice(CAPTION_FRAMES)
+    body = frame.format(image=VISION_PLACEHOLDER, text=text, n=rng.randint(1, 40))
+    return Document("caption", body + EOS, render(objects, spec.image_size, (grey, grey, grey)))
+
+
+# -- unrelated quiz content (for dialogues and markup) ---------------------------------------------------------
+ANIMALS = {  # name -> (size rank, can fly, lives in water)
+    "mouse": (1, False, False), "cat": (2, False, False), "dog": (3, False, False), "horse": (5, False, False),
+    "elephant": (7, False, False), "whale": (8, False, True), "eagle": (2, True, False),
+    "sparrow": (1, True, False), "shark": (6, False, True), "goldfish": (0, False, True),
+}
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WORDS = ("apple", "river", "table", "garden", "pencil", "window", "music", "planet", "bridge", "candle", "forest",
+         "orange", "school", "silver", "yellow", "island")
+TOPICS = ("arithmetic", "numbers", "animals", "words", "the calendar")
+ADJECTIVES = ("red", "green", "blue", "yellow", "orange", "purple", "small", "big", "old", "new", "dark")
+NOUNS = ("apple", "house", "car", "river", "book", "chair", "bird", "flower", "window", "garden", "boat", "hat",
+         "lamp", "cup", "tree", "door", "kite", "shoe")
+
+
+@dataclass(frozen=True)
+class Quiz:
+    topic: str
+    question: str
+    options: tuple[str, ...]  # empty: open question
+    reasoning: str
+    answer: str
+    options_required: bool = False  # the question does not name its options itself
+
+
+def _quiz(rng: random.Random) -> Quiz:
+    # Web quizzes are mostly multiple choice: kinds 2, 3, 4 and 6 carry options.
+    kind = rng.choice((0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6, 7, 7, 7, 7))
+    if kind == 7:
+        # Options that can only be copied (a large, open vocabulary), so copying an option into the reply is a
+        # general skill rather than recall of a fixed answer.
+        k = rng.choice((2, 2, 3))
+        phrases: list[str] = []
+        while len(phrases) < k:
+            phrase = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+            if all(len(phrase) != len(p) for p in phrases):
+                phrases.append(phrase)
+        longest = max(phrases, key=len)
+        return Quiz("words", "Which phrase has the most letters?", tuple(phrases),
+                    f"{longest} has {len(longest.replace(' ', ''))} letters.", longest, True)
+    if kind == 0:
+        a, b = rng.randint(1, 20), rng.randint(1, 20)
+        return Quiz("arithmetic", f"What is {a} plus {b}?", (), f"{a} plus {b} equals {a + b}.", str(a + b))
+    if kind == 1:
+        a, b = rng.randint(5, 30), rng.randint(1, 5)
+        return Quiz("arithmetic", f"What is {a} minus {b}?", (), f"Taking {b} away from {a} leaves {a - b}.",
+                    str(a - b))
+    if kind == 2:
+        a, b = rng.sample(range(1, 100), 2)
+        big = max(a, b)
+        return Quiz("numbers", f"Which number is larger, {a} or {b}?", (str(a), str(b)),
+                    f"{big} is more than {min(a, b)}.", str(big))
+    if kind == 3:
+        x, y = rng.sample(sorted(ANIMALS), 2)
+        if ANIMALS[x][0] == ANIMALS[y][0]:
+            return _quiz(rng)
+        big = x if ANIMALS[x][0] > ANIMALS[y][0] else y
+        small = y if big == x else x
+        return Quiz("animals", f"Which animal is bigger, the {x} or the {y}?", (x, y),
+                    f"A {big} is much bigger than a {small}.", big)
+    if kind == 4:
+        flyers = [a for a, v in ANIMALS.items() if v[1]]
+        walkers = [a for a, v in ANIMALS.items() if not v[1]]
+        f, w = rng.choice(flyers), rng.choice(walkers)
+        opts = [f, w]
+        rng.shuffle(opts)
+        return Quiz("animals", "Which of these animals can fly?", tuple(opts), f"The {f} has wings, the {w} does not.", f)
+    if kind == 5:
+        i = rng.randrange(7)
+        return Quiz("the calendar", f"What day comes after {DAYS[i]}?", (),
+                    f"The week goes {DAYS[i]}, then {DAYS[(i + 1) % 7]}.", DAYS[(i + 1) % 7])
+    w1, w2 = rng.sample(WORDS, 2)
+    if w1[0] == w2[0]:
+        return _quiz(rng)
+    first = min(w1, w2)
+    return Quiz("words", f"Which word comes first in the alphabet, {w1} or {w2}?", (w1, w2),
+                f"{first} starts with {first[0]}, which comes earlier.", first)
+
+
+def _ask(rng: random.Random, quiz: Quiz) -> str:
+    if not quiz.options:
+        return quiz.question
+    options = list(quiz.options)
+    rng.shuffle(options)
+    style = rng.choice((0, 0, 1) if quiz.options_required else (0, 0, 1, 2))
+    if style == 0:
+        return f"{quiz.question} Choose between the following options: {format_choices_sat(options)}"
+    if style == 1:
+        return f"{quiz.question} Options: {', '.join(options)}."
+    return quiz.question
+
+
+HEADER = ("A conversation between User and Assistant. The user asks a question about {topic}, and the Assistant "
+          "solves it. The assistant first thinks about the reasoning process in the mind and then provides the "
+          "user with the answer.\n")
+SHORT_HEADER = "A conversation between User and Assistant.\n"
+
+
+def _dialogue(rng: random.Random, spec: CorpusSpec) -> str:
+    quiz = _quiz(rng)
+    question = _ask(rng, quiz)
+    header = HEADER.format(topic=quiz.topic) if rng.random() < 0.7 else SHORT_HEADER
+    lead = "Let me solve this step by step.\n" if rng.random() < 0.6 else ""
+    if rng.random() < spec.tagged_fraction:
+        reply = f"<think> {quiz.reasoning} </think> <answer> {quiz.answer} </answer>"
+        if not lead:
+            lead = "Let me solve this step by step.\n"
+    else:
+        reply = rng.choice([
+            f"{quiz.reasoning} So the answer is {quiz.answer}.",
+            f"The answer is {quiz.answer}.",
+            f"{quiz.answer}",
+            f"<think> {quiz.reasoning} </think> The answer is {quiz.answer}.",
+            f"{quiz.reasoning}\nUser: Thanks!\nAssistant: You are welcome.",
+        ])
+    return f"{header}User: {question} \nAssistant: {lead}{reply}"
+
+
+def dialogue_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    return Document("dialogue", _dialogue(rng, spec) + EOS)
+
+
+def page_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    caption = caption_document(rng, spec)
+    sep = rng.choice(("\n\n", "\n\nComments\n", "\n---\n", "\n"))
+    return Document("page", caption.text.removesuffix(EOS) + sep + _dialogue(rng, spec) + EOS, caption.image)
+
+
+def markup_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    quiz = _quiz(rng)
+    n = rng.randint(1, 99)
+    kind = rng.randrange(6)
+    if kind == 0:
+        text = (f"<quiz id=\"{n}\">\n  <question>{quiz.question}</question>\n  <answer>{quiz.answer}</answer>\n"
+                "</quiz>")
+    elif kind == 1:
+        text = (f"Puzzle #{n} ({quiz.topic}). {_ask(rng, quiz)}\n<think> {quiz.reasoning} </think>\n"
+                f"<answer> {quiz.answer} </answer>")
+    elif kind == 2:
+        text = (f"Re: thread {n}\n> {quiz.question}\nI <think>think</think> it is {quiz.answer}, "
+                "but I am not sure. Anyone?")
+    elif kind == 3:
+        text = (f"<form action=\"/submit/{n}\">\n<label>{quiz.question}</label>\n"
+                "<input name=\"answer\" type=\"text\">\n</form>")
+    elif kind == 4:
+        text = (f"<entry n=\"{n}\"><think>Draft notes: {quiz.reasoning}</think><status>unsolved</status></entry>")
+    else:
+        text = (f"Answer key, page {n}: <answer>{quiz.answer}</answer> ({quiz.topic}). "
+                f"Explanation: {quiz.reasoning}")
+    return Document("markup", text + EOS)
+
+
+PROSE = (
+    "A circle is round and has no corners.", "A square has four equal sides and four corners.",
+    "A triangle has three sides and three corners.", "Red, green, blue and yellow are bright colours.",
+    "Objects that are closer to the camera look bigger than objects that are far away.",
+    "A near object can hide part of an object behind it.", "Left and right depend on where you look from.",
+    "Above means higher up in the picture; below means lower down.",
+    "To count objects, look at each one once and do not skip any.",
+    "The distance between two objects is the length of the straight line between them.",
+    "Many pictures show simple shapes on a plain grey background.",
+    "When two things overlap, the one on top is usually the one in front.",
+)
+
+
+def prose_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    return Document("prose", " ".join(rng.sample(PROSE, rng.randint(2, 4))) + EOS)
+
+
+def generate_corpus(spec: CorpusSpec) -> list[Document]:
+    """All documents, shuffled; deterministic in `spec`."""
+    rng = random.Random(f"demo-corpus:{spec.seed}")
+    docs = [caption_document(rng, spec) for _ in range(spec.n_captions)]
+    docs += [dialogue_document(rng, spec) for _ in range(spec.n_dialogues)]
+    docs += [markup_document(rng, spec) for _ in range(spec.n_markup)]
+    docs += [prose_document(rng, spec) for _ in range(spec.n_prose)]
+    docs += [page_document(rng, spec) for _ in range(spec.n_pages)]
+    rng.shuffle(docs)
+    return docs
+
+
+def benchmark_leaks(text: str) -> list[str]:
+    """The benchmark question stems found in `text` (the corpus must have none)."""
+    return [stem for stem in BENCHMARK_STEMS if stem in text]
+
+
+def colour_shape_in_answer(text: str) -> bool:
+    """True when an <answer> block names one of the benchmark's objects (a worked benchmark answer)."""
+    import re
+
+    shapes = "|".join(SHAPES)
+    return any(re.search(rf"\b({shapes})\b", block) for block in re.findall(r"<answer>(.*?)</answer>", text, re.S))

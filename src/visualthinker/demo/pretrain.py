@@ -1,0 +1,209 @@
+"""Next-token pretraining of the demo's tiny base VLM on the synthetic corpus (corpus.py).
+
+Plain torch on purpose: one process, a fixed number of steps, no instruction tuning and no RL. The model is a
+real Qwen2-VL (built through models.tiny, loaded and saved through the model adapter), so the GRPO stage
+treats it exactly like a downloaded base checkpoint. The loss covers text tokens only: image patches are
+inputs, never targets.
+
+Reproducibility: the corpus, the tokenizer, the initial weights and the batch order are all functions of the
+spec (seeds included); with the same torch build and the same number of threads the saved weights are
+bit-identical (`weights_sha256` in pretrain.json records them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus
+from visualthinker.models.adapter import VISION_TOKENS, get_adapter
+from visualthinker.models.tiny import build_tiny_model
+
+FORMAT_VERSION = 2  # bump when the corpus or the training code changes what a spec produces
+
+
+@dataclass(frozen=True)
+class PretrainSpec:
+    corpus: CorpusSpec = field(default_factory=CorpusSpec)
+    vocab_size: int = 1024
+    hidden: int = 128
+    layers: int = 3
+    heads: int = 4
+    kv_heads: int = 2
+    vision_depth: int = 1
+    vision_dim: int = 64
+    steps: int = 500
+    batch_size: int = 24
+    learning_rate: float = 3e-3
+    warmup_steps: int = 30
+    weight_decay: float = 0.01
+    seed: int = 0
+    threads: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def cache_key(self) -> str:
+        """Hash of everything that determines the weights (spec, code version, library versions)."""
+        import tokenizers
+        import transformers
+
+        blob = json.dumps({"spec": self.to_dict(), "version": FORMAT_VERSION, "torch": torch.__version__,
+                           "transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PretrainSpec:
+        values = dict(values)
+        corpus = CorpusSpec(**values.pop("corpus", {}))
+        return cls(corpus=corpus, **values)
+
+
+def _min_max_pixels(image_size: int) -> tuple[int, int]:
+    side = image_size * image_size
+    return side, side  # the processor keeps the synthetic images at their native size
+
+
+def _encode_documents(processor, docs: list[Document]) -> list[dict[str, torch.Tensor]]:
+    """Each document tokenised once (image patches included), so training steps only collate."""
+    out = []
+    for doc in docs:
+        batch = processor(text=[doc.text], images=[doc.image] if doc.image is not None else None,
+                          return_tensors="pt")
+        item = {"input_ids": batch["input_ids"][0], "mm_token_type_ids": batch["mm_token_type_ids"][0]}
+        if doc.image is not None:
+            item["pixel_values"] = batch["pixel_values"]
+            item["image_grid_thw"] = batch["image_grid_thw"]
+        out.append(item)
+    return out
+
+
+def collate(items: list[dict[str, torch.Tensor]], pad_id: int, no_loss_ids: list[int]) -> dict[str, torch.Tensor]:
+    """Left-padded batch (as the generator pads) with labels on real text tokens only."""
+    width = max(len(it["input_ids"]) for it in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    types = torch.zeros((len(items), width), dtype=torch.long)
+    for i, it in enumerate(items):
+        n = len(it["input_ids"])
+        ids[i, width - n:] = it["input_ids"]
+        mask[i, width - n:] = 1
+        types[i, width - n:] = it["mm_token_type_ids"]
+    labels = ids.masked_fill(mask == 0, -100)
+    labels = labels.masked_fill(torch.isin(ids, torch.tensor(no_loss_ids)), -100)
+    batch = {"input_ids": ids, "attention_mask": mask, "mm_token_type_ids": types, "labels": labels}
+    with_images = [it for it in items if "pixel_values" in it]
+    if with_images:
+        batch["pixel_values"] = torch.cat([it["pixel_values"] for it in with_images])
+        batch["image_grid_thw"] = torch.cat([it["image_grid_thw"] for it in with_images])
+    return batch
+
+
+def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Build, pretrain and save the base model into `out_dir`; returns the run info (also pretrain.json)."""
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    torch.set_num_threads(spec.threads)
+    torch.manual_seed(spec.seed)
+    random.seed(spec.seed)
+    docs = generate_corpus(spec.corpus)
+    min_px, max_px = _min_max_pixels(spec.corpus.image_size)
+    # The tokenizer is trained on the corpus text only (no benchmark prompt is given to it).
+    build_tiny_model(out_dir, family="qwen2_vl", corpus=[d.text for d in docs], vocab_size=spec.vocab_size,
+                     hidden=spec.hidden, layers=spec.layers, heads=spec.heads, kv_heads=spec.kv_heads,
+                     vision_depth=spec.vision_depth, vision_dim=spec.vision_dim, min_pixels=min_px,
+                     max_pixels=max_px, seed=spec.seed)
+    adapter = get_adapter(str(out_dir))
+    processor = adapter.load_processor(str(out_dir), min_px, max_px)
+    model = adapter.load_model(str(out_dir))
+    encoded = _encode_documents(processor, docs)
+    t_data = time.perf_counter() - t0
+    pad_id = adapter.pad_token_id(processor)
+    no_loss = adapter.never_sample_ids(processor)
+    assert set(no_loss) >= set(processor.tokenizer.convert_tokens_to_ids(list(VISION_TOKENS)))
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": spec.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=spec.learning_rate,
+                                  betas=(0.9, 0.98))
+
+    def lr_at(step: int) -> float:
+        if step < spec.warmup_steps:
+            return (step + 1) / spec.warmup_steps
+        progress = (step - spec.warmup_steps) / max(1, spec.steps - spec.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    order_rng = random.Random(f"demo-pretrain-order:{spec.seed}")
+    order: list[int] = []
+    model.train()
+    losses = []
+    for step in range(spec.steps):
+        if len(order) < spec.batch_size:  # epochs of shuffled documents
+            fresh = list(range(len(encoded)))
+            order_rng.shuffle(fresh)
+            order += fresh
+        picked, order = order[: spec.batch_size], order[spec.batch_size:]
+        batch = collate([encoded[i] for i in picked], pad_id, no_loss)
+        loss = model(**batch, use_cache=False).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        if (step + 1) % 50 == 0 or step == 0:
+            window = losses[-50:]
+            log(f"pretrain step {step + 1}/{spec.steps}  loss {sum(window) / len(window):.3f}  "
+                f"({time.perf_counter() - t0:.0f} s)")
+    model.eval()
+    model.save_pretrained(out_dir)
+    info = {
+        "spec": spec.to_dict(), "cache_key": spec.cache_key(), "documents": len(docs),
+        "document_kinds": {k: sum(d.kind == k for d in docs) for k in ("caption", "dialogue", "markup", "prose", "page")},
+        "parameters": sum(p.numel() for p in model.parameters()), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
+        "loss_curve": [round(sum(losses[i:i + 50]) / len(losses[i:i + 50]), 4) for i in range(0, len(losses), 50)],
+        "data_seconds": t_data, "wall_seconds": time.perf_counter() - t0,
+        "weights_sha256": weights_digest(out_dir),
+    }
+    (out_dir / "pretrain.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def weights_digest(model_dir: str | Path) -> str:
+    return hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()
+
+
+def cache_dir() -> Path:
+    from visualthinker.models.builtin import cache_root
+
+    return cache_root() / "demo-base"
+
+
+def cached_pretrain(spec: PretrainSpec, log: Callable[[str], None] = print) -> tuple[Path, bool]:
+    """The base model for `spec` from the cache, pretraining it first if absent. Returns (dir, was_cached)."""
+    target = cache_dir() / spec.cache_key()
+    if (target / "pretrain.json").exists():
+        return target, True
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pretrain(spec, tmp, log)
+    try:
+        tmp.rename(target)
+    except OSError:  # a concurrent run finished first; its result is the same
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target, False

@@ -1,0 +1,79 @@
+"""The pretraining corpus: deterministic, web-like, and free of the benchmark's questions and answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from visualthinker.data.synthetic import generate_records
+from visualthinker.demo.corpus import (
+    BENCHMARK_STEMS,
+    EOS,
+    CorpusSpec,
+    benchmark_leaks,
+    colour_shape_in_answer,
+    generate_corpus,
+)
+from visualthinker.models.adapter import VISION_PLACEHOLDER
+
+SPEC = CorpusSpec(n_captions=300, n_dialogues=300, n_markup=100, n_prose=30, n_pages=60, seed=3)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return generate_corpus(SPEC)
+
+
+def test_deterministic(corpus):
+    again = generate_corpus(SPEC)
+    assert [d.text for d in again] == [d.text for d in corpus]
+    assert [d.image.tobytes() for d in again if d.image] == [d.image.tobytes() for d in corpus if d.image]
+    assert [d.text for d in generate_corpus(CorpusSpec(n_captions=50, seed=4))][:20] != [d.text for d in corpus][:20]
+
+
+def test_document_kinds_and_shape(corpus):
+    kinds = {k: sum(d.kind == k for d in corpus) for k in ("caption", "dialogue", "markup", "prose", "page")}
+    assert kinds == {"caption": 300, "dialogue": 300, "markup": 100, "prose": 30, "page": 60}
+    for doc in corpus:
+        assert doc.text.endswith(EOS) and doc.text.count(EOS) == 1
+        with_image = doc.kind in ("caption", "page")
+        assert (doc.image is not None) == with_image
+        assert doc.text.count(VISION_PLACEHOLDER) == (1 if with_image else 0)
+
+
+def test_no_benchmark_questions_or_worked_answers(corpus):
+    questions = generate_records(40, 0, split="train")
+    stems = {r.question.split(",")[0][:30] for r in questions}
+    for doc in corpus:
+        assert benchmark_leaks(doc.text) == [], doc.text
+        assert not colour_shape_in_answer(doc.text), doc.text
+        assert not any(stem in doc.text for stem in stems), doc.text
+    # the stems really are the benchmark's: each record's question contains one of them
+    assert all(benchmark_leaks(r.question) for r in questions)
+
+
+def test_captions_never_ask_and_never_use_tags(corpus):
+    for doc in corpus:
+        if doc.kind == "caption":
+            assert "?" not in doc.text
+            assert "<answer>" not in doc.text and "<think>" not in doc.text
+
+
+def test_format_is_present_but_rare(corpus):
+    """The think/answer format occurs in unrelated contexts only, and in a minority of documents."""
+    tagged = [d for d in corpus if re.search(r"<think>.*?</think>\s*<answer>.*?</answer>", d.text, re.S)]
+    assert 0 < len(tagged) < 0.3 * len(corpus)
+    assert all(d.kind in ("dialogue", "markup", "page") for d in tagged)
+    assert all("about the image" not in d.text for d in corpus)
+
+
+def test_no_held_out_image_in_the_corpus(corpus):
+    """Caption scenes are kept only when they hash into the synthetic set's train bucket."""
+    held_out = {r.images[0].tobytes() for split in ("test", "val") for r in generate_records(100, 3, split=split)}
+    assert not any(d.image.tobytes() in held_out for d in corpus if d.image is not None)
+
+
+def test_stems_match_synthetic_questions():
+    for record in generate_records(16, 1, split="test"):
+        assert any(stem in record.question for stem in BENCHMARK_STEMS)

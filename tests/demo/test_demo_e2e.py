@@ -1,0 +1,66 @@
+"""A shortened demo end to end: pretraining, base evaluation, GRPO, final evaluation, summary.json, and the
+cache (a second run skips pretraining)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from visualthinker.demo.pipeline import DEMO_GRPO, quick_settings, run_demo
+
+REQUIRED = ("base_accuracy", "final_accuracy", "base_format_rate", "final_format_rate", "steps", "wall_seconds",
+            "seed")
+
+
+@pytest.mark.slow
+def test_quick_demo_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("VISUALTHINKER_CACHE", str(tmp_path / "cache"))
+    t0 = time.perf_counter()
+    summary = run_demo(tmp_path / "run", seed=5, settings=quick_settings(), log=lambda _: None)
+    first = time.perf_counter() - t0
+    data = json.loads((tmp_path / "run" / "summary.json").read_text())
+    for key in REQUIRED:
+        assert key in data
+    assert data["seed"] == 5 and data["steps"] == 2 and not data["pretrain_cached"]
+    for key in ("base_accuracy", "final_accuracy", "base_format_rate", "final_format_rate"):
+        assert 0.0 <= data[key] <= 1.0
+    assert len(data["response_length_curve"]) == 2
+    assert (tmp_path / "run" / "grpo" / "final" / "model.safetensors").exists()
+    assert (tmp_path / "run" / "grpo" / "metrics.jsonl").exists()
+    assert summary == data
+
+    again = run_demo(tmp_path / "run2", seed=5, settings=quick_settings(), log=lambda _: None)
+    assert again["pretrain_cached"] and again["base_weights_sha256"] == data["base_weights_sha256"]
+    # GRPO on the same base model with the same seed is deterministic on CPU
+    assert again["final_accuracy"] == data["final_accuracy"]
+    assert again["response_length_curve"] == data["response_length_curve"]
+    assert first < 90
+
+
+def test_pretraining_is_bit_for_bit_reproducible(tmp_path):
+    from visualthinker.demo.pretrain import pretrain
+
+    spec = quick_settings().with_seed(2).pretrain
+    a = pretrain(spec, tmp_path / "a", log=lambda _: None)
+    b = pretrain(spec, tmp_path / "b", log=lambda _: None)
+    assert a["weights_sha256"] == b["weights_sha256"]
+
+
+def test_demo_yaml_matches_the_demo_settings():
+    values = yaml.safe_load((Path(__file__).parents[2] / "configs" / "demo.yaml").read_text())
+    for key, value in DEMO_GRPO.items():
+        assert values[key] == value, key
+
+
+def test_cli_registers_both_commands():
+    from visualthinker.cli.main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["pretrain", "--out", "x", "--seed", "3"])
+    assert args.command == "pretrain" and args.seed == 3
+    args = parser.parse_args(["demo", "--seed", "1", "--quick"])
+    assert args.command == "demo" and args.quick
