@@ -14,7 +14,11 @@ COMMAND_MODULES = ("train", "data", "evaluate", "report", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="visualthinker", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="visualthinker",
+        description="R1-Zero-style GRPO for vision-language models (VisualThinker-R1-Zero): train, evaluate, "
+                    "and observe the aha moment. Start with `visualthinker demo`.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         try:
