@@ -38,16 +38,17 @@ def run_seed(seed: int, out: Path, extra: list[str]) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| seed | base acc | final acc | gain | chance | base format | final format | steps | pretrain s "
-             "| total wall s | load avg (start/end) | targets |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| seed | base acc | final acc | gain | chance | base format | final format | base option rate (T=1) "
+             "| steps | pretrain s | total wall s | load avg (start/end) | targets |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ok = (r["final_format_rate"] >= 0.9 and r["final_accuracy"] >= r["base_accuracy"] + 0.2
               and r["process_wall_seconds"] <= TARGET_SECONDS)
         lines.append(
             f"| {r['seed']} | {r['base_accuracy']:.3f} | {r['final_accuracy']:.3f} | "
             f"{r['final_accuracy'] - r['base_accuracy']:+.3f} | {r['chance_accuracy']:.3f} | "
-            f"{r['base_format_rate']:.3f} | {r['final_format_rate']:.3f} | {r['steps']} | "
+            f"{r['base_format_rate']:.3f} | {r['final_format_rate']:.3f} | {r.get('base_option_rate', float('nan')):.2f} | "
+            f"{r['steps']} | "
             f"{r['pretrain_seconds']:.0f} | {r['process_wall_seconds']:.0f} | "
             f"{r['load_average'][0]:.1f}/{r['load_average'][1]:.1f} | {'met' if ok else 'MISSED'} |")
     return "\n".join(lines)

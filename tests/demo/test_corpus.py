@@ -17,7 +17,8 @@ from visualthinker.demo.corpus import (
 )
 from visualthinker.models.adapter import VISION_PLACEHOLDER
 
-SPEC = CorpusSpec(n_captions=300, n_dialogues=300, n_markup=100, n_prose=30, n_pages=60, seed=3)
+SPEC = CorpusSpec(n_captions=300, n_dialogues=300, n_markup=100, n_prose=30, n_pages=60, n_quiz_pages=100,
+                  seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,9 @@ def test_deterministic(corpus):
 
 
 def test_document_kinds_and_shape(corpus):
-    kinds = {k: sum(d.kind == k for d in corpus) for k in ("caption", "dialogue", "markup", "prose", "page")}
-    assert kinds == {"caption": 300, "dialogue": 300, "markup": 100, "prose": 30, "page": 60}
+    kinds = {k: sum(d.kind == k for d in corpus) for k in ("caption", "dialogue", "markup", "prose", "page",
+                                                           "quizpage")}
+    assert kinds == {"caption": 300, "dialogue": 300, "markup": 100, "prose": 30, "page": 60, "quizpage": 100}
     for doc in corpus:
         assert doc.text.endswith(EOS) and doc.text.count(EOS) == 1
         with_image = doc.kind in ("caption", "page")
@@ -64,7 +66,7 @@ def test_format_is_present_but_rare(corpus):
     """The think/answer format occurs in unrelated contexts only, and in a minority of documents."""
     tagged = [d for d in corpus if re.search(r"<think>.*?</think>\s*<answer>.*?</answer>", d.text, re.S)]
     assert 0 < len(tagged) < 0.3 * len(corpus)
-    assert all(d.kind in ("dialogue", "markup", "page") for d in tagged)
+    assert all(d.kind in ("dialogue", "markup", "page", "quizpage") for d in tagged)
     assert all("about the image" not in d.text for d in corpus)
 
 
@@ -77,3 +79,33 @@ def test_no_held_out_image_in_the_corpus(corpus):
 def test_stems_match_synthetic_questions():
     for record in generate_records(16, 1, split="test"):
         assert any(stem in record.question for stem in BENCHMARK_STEMS)
+
+
+def test_fictional_quizzes_answer_with_exactly_one_listed_option():
+    """Made-up-fact quizzes: the answer is always one of the options, drawn at random (not predictable from
+    the words), so copying an option is the only thing to learn from them."""
+    import random
+
+    from visualthinker.demo.corpus import _fictional_quiz
+
+    rng = random.Random(0)
+    quizzes = [_fictional_quiz(rng) for _ in range(2000)]
+    assert all(q.answer in q.options and len(set(q.options)) == len(q.options) for q in quizzes)
+    assert len({o for q in quizzes for o in q.options}) > 1000  # an open vocabulary of options
+    # the correct option's position in the list is uniform (no positional shortcut)
+    first = sum(q.options[0] == q.answer for q in quizzes) / len(quizzes)
+    assert 0.35 < first < 0.55
+
+
+def test_tagged_answers_are_option_strings(corpus):
+    turns = [turn for doc in corpus for turn in doc.text.split("User: ")[1:]]
+    for turn in turns:
+        for question, answer in re.findall(r"^(.*?) \nAssistant: .*?<answer> (.*?) </answer>", turn, re.S):
+            if "Choose between the following options: " in question:
+                options = question.split("Choose between the following options: ")[1]
+                assert answer in re.split(r", | or ", options), (question, answer)
+
+
+def test_option_lists_use_the_benchmark_phrasing(corpus):
+    phrased = [d for d in corpus if "Choose between the following options: " in d.text]
+    assert len(phrased) > 0.2 * len(corpus)

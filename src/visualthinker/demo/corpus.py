@@ -27,7 +27,7 @@ import itertools
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PIL import Image
@@ -56,7 +56,7 @@ BENCHMARK_STEMS = ("are in the image?", "Considering the relative positions", "c
 
 @dataclass(frozen=True)
 class Document:
-    kind: str  # caption | dialogue | markup | prose | page
+    kind: str  # caption | dialogue | markup | prose | page | quizpage
     text: str  # with the vision placeholder where the image goes, ending in <|endoftext|>
     image: Image.Image | None = None
 
@@ -65,12 +65,14 @@ class Document:
 class CorpusSpec:
     """Everything the corpus depends on (part of the pretraining cache key)."""
 
-    n_captions: int = 3000
-    n_dialogues: int = 1600
+    n_captions: int = 2000
+    n_dialogues: int = 1500
     n_markup: int = 500
     n_prose: int = 300
     n_pages: int = 800  # an image with its caption, then an unrelated dialogue further down the page
-    tagged_fraction: float = 0.12  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
+    n_quiz_pages: int = 1500  # a page of several multiple-choice quizzes (a quiz site / a long chat)
+    tagged_fraction: float = 0.2  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
+    fictional_fraction: float = 0.75  # share of quizzes about made-up facts (options can only be copied)
     image_size: int = 112
     difficulty: str = "easy"
     seed: int = 0
@@ -215,7 +217,7 @@ ANIMALS = {  # name -> (size rank, can fly, lives in water)
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WORDS = ("apple", "river", "table", "garden", "pencil", "window", "music", "planet", "bridge", "candle", "forest",
          "orange", "school", "silver", "yellow", "island")
-TOPICS = ("arithmetic", "numbers", "animals", "words", "the calendar")
+TOPICS = ("arithmetic", "numbers", "animals", "words", "the calendar", "stories")
 ADJECTIVES = ("red", "green", "blue", "yellow", "orange", "purple", "small", "big", "old", "new", "dark")
 NOUNS = ("apple", "house", "car", "river", "book", "chair", "bird", "flower", "window", "garden", "boat", "hat",
          "lamp", "cup", "tree", "door", "kite", "shoe")
@@ -231,7 +233,83 @@ class Quiz:
     options_required: bool = False  # the question does not name its options itself
 
 
-def _quiz(rng: random.Random) -> Quiz:
+# Made-up facts about fictional people and places: the correct option cannot be known from the words (it is
+# drawn at random), so the only thing a model can learn from these quizzes is that the answer is one of the
+# options written in the question -- it has to copy one. Names are built from syllables (thousands of them), so
+# the option strings are an open vocabulary rather than a small set of answers to memorise.
+ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "k", "kl", "l", "m", "n", "p", "pl", "r", "s", "st", "t", "tr",
+          "v", "z", "th", "sh", "h", "j", "w")
+VOWELS = ("a", "e", "i", "o", "u", "ai", "ou", "ee")
+CODAS = ("", "", "n", "r", "l", "sk", "m", "th", "x", "d", "nd", "st", "rn", "ll")
+PLACES = ("market", "bridge", "harbour", "library", "bakery", "castle", "station", "museum", "farm", "mill")
+EVENTS = ("race", "chess match", "baking contest", "song contest", "boat race", "spelling bee", "kite festival")
+COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "black", "white", "brown", "grey", "pink")
+DIRECTIONS = (("left", "right"), ("above", "below"), ("north", "south"), ("up", "down"), ("east", "west"),
+              ("inside", "outside"), ("front", "back"))
+
+
+def made_up_name(rng: random.Random) -> str:
+    syllables = rng.choice((1, 2, 2, 3))
+    word = "".join(rng.choice(ONSETS) + rng.choice(VOWELS) + (rng.choice(CODAS) if i == syllables - 1 else "")
+                   for i in range(syllables))
+    return word.capitalize()
+
+
+def _distinct(rng: random.Random, draw: Callable[[], str], k: int) -> list[str]:
+    out: list[str] = []
+    while len(out) < k:
+        value = draw()
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _fictional_quiz(rng: random.Random) -> Quiz:
+    """A multiple-choice question about a made-up fact; the correct option is a coin toss."""
+    person = made_up_name(rng)
+    k = rng.choice((2, 2, 2, 3))
+    kind = rng.randrange(8)
+    if kind == 0:
+        opts = _distinct(rng, lambda: made_up_name(rng), k)
+        question = f"Which town did {person} visit first?"
+    elif kind == 1:
+        opts = _distinct(rng, lambda: made_up_name(rng), k)
+        question = f"Who won the {rng.choice(EVENTS)} in {made_up_name(rng)}?"
+    elif kind == 2:
+        noun = rng.choice(NOUNS)
+        opts = _distinct(rng, lambda: str(rng.randint(0, 9)), k)
+        question = f"How many {noun}s did {person} buy at the {rng.choice(PLACES)}?"
+    elif kind == 3:
+        opts = list(rng.choice(DIRECTIONS))
+        rng.shuffle(opts)
+        question = f"Which way did {person} go at the {rng.choice(PLACES)}, {opts[0]} or {opts[1]}?"
+    elif kind == 4:
+        opts = _distinct(rng, lambda: rng.choice(COLOURS), k)
+        question = f"What colour was the {rng.choice(NOUNS)} that {person} painted?"
+    elif kind == 5:
+        opts = _distinct(rng, lambda: f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}", k)
+        question = f"Which one did {person} take home from the {rng.choice(PLACES)}?"
+    elif kind == 6:
+        opts = _distinct(rng, lambda: f"{rng.choice(COLOURS)} {rng.choice(NOUNS)}", k)
+        question = f"What did {person} find near the {rng.choice(PLACES)} in {made_up_name(rng)}?"
+    else:
+        opts = _distinct(rng, lambda: f"the {made_up_name(rng)} {rng.choice(PLACES)}", k)
+        question = f"Where did {person} meet {made_up_name(rng)}?"
+    answer = rng.choice(opts)
+    reasoning = rng.choice((
+        f"The story says so: {person} chose {answer}.",
+        f"I remember reading about {person}.",
+        f"The options are {format_choices_sat(opts)}. It was {answer}.",
+        f"{person} wrote about it in a letter.",
+        "This was in the book.",
+        f"It was {answer}, not the other one.",
+    ))
+    return Quiz("stories", question, tuple(opts), reasoning, answer, True)
+
+
+def _quiz(rng: random.Random, fictional_fraction: float = 0.0) -> Quiz:
+    if rng.random() < fictional_fraction:
+        return _fictional_quiz(rng)
     # Web quizzes are mostly multiple choice: kinds 2, 3, 4 and 6 carry options.
     kind = rng.choice((0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6, 7, 7, 7, 7))
     if kind == 7:
@@ -261,7 +339,7 @@ def _quiz(rng: random.Random) -> Quiz:
     if kind == 3:
         x, y = rng.sample(sorted(ANIMALS), 2)
         if ANIMALS[x][0] == ANIMALS[y][0]:
-            return _quiz(rng)
+            return _quiz(rng, fictional_fraction)
         big = x if ANIMALS[x][0] > ANIMALS[y][0] else y
         small = y if big == x else x
         return Quiz("animals", f"Which animal is bigger, the {x} or the {y}?", (x, y),
@@ -279,7 +357,7 @@ def _quiz(rng: random.Random) -> Quiz:
                     f"The week goes {DAYS[i]}, then {DAYS[(i + 1) % 7]}.", DAYS[(i + 1) % 7])
     w1, w2 = rng.sample(WORDS, 2)
     if w1[0] == w2[0]:
-        return _quiz(rng)
+        return _quiz(rng, fictional_fraction)
     first = min(w1, w2)
     return Quiz("words", f"Which word comes first in the alphabet, {w1} or {w2}?", (w1, w2),
                 f"{first} starts with {first[0]}, which comes earlier.", first)
@@ -290,9 +368,11 @@ def _ask(rng: random.Random, quiz: Quiz) -> str:
         return quiz.question
     options = list(quiz.options)
     rng.shuffle(options)
-    style = rng.choice((0, 0, 1) if quiz.options_required else (0, 0, 1, 2))
+    style = rng.choice((0, 0, 0, 1) if quiz.options_required else (0, 0, 1, 2))
     if style == 0:
-        return f"{quiz.question} Choose between the following options: {format_choices_sat(options)}"
+        # The SAT phrasing (quiz pages use it too), sometimes with the "answer in words" instruction.
+        lead = " Answer in natural language." if rng.random() < 0.4 else ""
+        return f"{lead} {quiz.question} Choose between the following options: {format_choices_sat(options)}"
     if style == 1:
         return f"{quiz.question} Options: {', '.join(options)}."
     return quiz.question
@@ -305,7 +385,7 @@ SHORT_HEADER = "A conversation between User and Assistant.\n"
 
 
 def _dialogue(rng: random.Random, spec: CorpusSpec) -> str:
-    quiz = _quiz(rng)
+    quiz = _quiz(rng, spec.fictional_fraction)
     question = _ask(rng, quiz)
     header = HEADER.format(topic=quiz.topic) if rng.random() < 0.7 else SHORT_HEADER
     lead = "Let me solve this step by step.\n" if rng.random() < 0.6 else ""
@@ -324,6 +404,34 @@ def _dialogue(rng: random.Random, spec: CorpusSpec) -> str:
     return f"{header}User: {question} \nAssistant: {lead}{reply}"
 
 
+def _reply(rng: random.Random, quiz: Quiz, tagged: bool) -> str:
+    if tagged:
+        return f"<think> {quiz.reasoning} </think> <answer> {quiz.answer} </answer>"
+    return rng.choice([f"{quiz.reasoning} So the answer is {quiz.answer}.", f"The answer is {quiz.answer}.",
+                       f"{quiz.answer}", f"<think> {quiz.reasoning} </think> The answer is {quiz.answer}."])
+
+
+def quiz_page_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    """Several multiple-choice quizzes on one page: a numbered quiz sheet with its answers, or a long chat."""
+    quizzes = [_quiz(rng, spec.fictional_fraction) for _ in range(rng.randint(3, 7))]
+    if rng.random() < 0.5:
+        title = rng.choice(("Quiz night", "Trivia", "Test yourself", "Reading check", "Weekly quiz"))
+        lines = [f"{title} #{rng.randint(1, 300)}"]
+        label = rng.choice(("Answer:", "A:", "Correct answer:", "Solution:"))
+        for i, quiz in enumerate(quizzes, 1):
+            lines.append(f"{i}. {_ask(rng, quiz).strip()}\n{label} {quiz.answer}")
+        return Document("quizpage", "\n".join(lines) + EOS)
+    header = HEADER.format(topic=quizzes[0].topic) if rng.random() < 0.7 else SHORT_HEADER
+    turns = []
+    for quiz in quizzes:
+        lead = "Let me solve this step by step.\n" if rng.random() < 0.5 else ""
+        tagged = rng.random() < spec.tagged_fraction
+        if tagged:
+            lead = "Let me solve this step by step.\n"
+        turns.append(f"User: {_ask(rng, quiz)} \nAssistant: {lead}{_reply(rng, quiz, tagged)}")
+    return Document("quizpage", header + "\n".join(turns) + EOS)
+
+
 def dialogue_document(rng: random.Random, spec: CorpusSpec) -> Document:
     return Document("dialogue", _dialogue(rng, spec) + EOS)
 
@@ -335,7 +443,7 @@ def page_document(rng: random.Random, spec: CorpusSpec) -> Document:
 
 
 def markup_document(rng: random.Random, spec: CorpusSpec) -> Document:
-    quiz = _quiz(rng)
+    quiz = _quiz(rng, spec.fictional_fraction)
     n = rng.randint(1, 99)
     kind = rng.randrange(6)
     if kind == 0:
@@ -383,6 +491,7 @@ def generate_corpus(spec: CorpusSpec) -> list[Document]:
     docs += [markup_document(rng, spec) for _ in range(spec.n_markup)]
     docs += [prose_document(rng, spec) for _ in range(spec.n_prose)]
     docs += [page_document(rng, spec) for _ in range(spec.n_pages)]
+    docs += [quiz_page_document(rng, spec) for _ in range(spec.n_quiz_pages)]
     rng.shuffle(docs)
     return docs
 

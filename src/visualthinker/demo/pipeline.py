@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import statistics
 import time
@@ -31,7 +32,7 @@ from visualthinker.generation.hf import HFGenerator
 from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.functions import format_reward
-from visualthinker.rewards.parsing import parse_choice
+from visualthinker.rewards.parsing import extract_answer, match_choice, parse_choice
 
 # The GRPO settings of the demo (TrainConfig keys); configs/demo.yaml holds the same values for
 # `visualthinker train` (a test keeps the two equal). model_path, output_dir and seed are filled in per run.
@@ -47,10 +48,10 @@ DEMO_GRPO: dict[str, Any] = {
     "top_p": 1.0,
     "beta": 0.04,
     "loss_aggregation": "grpo",
-    "learning_rate": 5.0e-4,
+    "learning_rate": 1.0e-3,
     "lr_scheduler": "constant",
     "warmup_steps": 0,
-    "max_steps": 150,
+    "max_steps": 100,
     "min_pixels": 112 * 112,
     "max_pixels": 112 * 112,
     "eval_every": 0,  # the demo evaluates before and after training itself
@@ -70,6 +71,7 @@ class DemoSettings:
     test_n: int = 200
     difficulty: str = "easy"
     eval_batch_size: int = 40
+    probe_n: int = 64  # test prompts sampled at T=1 for the option-copy probe of the base model
     threads: int = 1
 
     def with_seed(self, seed: int) -> DemoSettings:
@@ -123,6 +125,54 @@ def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, 
         "per_task_accuracy": {t: sum(v) / len(v) for t, v in sorted(per_task.items())},
         "samples": samples,
     }
+
+
+def stated_answer(completion: str) -> str | None:
+    """What a completion gives as its answer: the <answer> block, else "the answer is X", else the first line
+    after </think>. Only for the option-copy probe; scoring stays strict (parse_choice)."""
+    block = extract_answer(completion)
+    if block is not None:
+        return block
+    found = re.search(r"answer is ([^.\n]+)", completion)
+    if found:
+        return found.group(1)
+    tail = completion.split("</think>", 1)[1] if "</think>" in completion else ""
+    lines = [line for line in tail.strip().splitlines() if line.strip()]
+    return lines[0] if lines else None
+
+
+@torch.no_grad()
+def probe_sampling(model_dir: str | Path, records: list[Record], max_new_tokens: int, batch_size: int,
+                   min_pixels: int, max_pixels: int, seed: int, temperature: float = 1.0) -> dict[str, Any]:
+    """The base model sampled at `temperature` (as GRPO samples it) on `records`, base prompt.
+
+    option_rate: share of samples whose stated answer is exactly one of the listed options (copied from the
+    prompt), tags or not; format_rate / accuracy: the format reward and the strict accuracy of the samples,
+    i.e. what GRPO's first steps see. Cheap (one sample per record) and run before GRPO.
+    """
+    adapter = get_adapter(str(model_dir))
+    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
+    model = adapter.load_model(str(model_dir)).eval()
+    generator = HFGenerator(model, adapter, processor)
+    spec = PromptSpec(template="base")
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
+    torch.manual_seed(seed)
+    copied, formatted, correct = [], [], []
+    for start in range(0, len(records), batch_size):
+        chunk = records[start:start + batch_size]
+        images = [r.load_images(max_pixels, min_pixels) for r in chunk]
+        texts = [adapter.render_prompt(processor, spec, r.prompt, len(im)) for r, im in zip(chunk, images, strict=True)]
+        rollout = generator.generate(adapter.encode(processor, texts, images), 1, sampling)
+        fmt = format_reward(rollout.texts, prefills_think=[True] * len(chunk))
+        for record, text, f in zip(chunk, rollout.texts, fmt, strict=True):
+            stated = stated_answer(text)
+            copied.append(stated is not None and match_choice(stated, record.choices, letters=False) is not None)
+            formatted.append(f == 1.0)
+            index = parse_choice(text, record.choices, letters=record.answer_letter is not None)
+            correct.append(index is not None and record.choices[index] == record.answer)
+    n = max(len(records), 1)
+    return {"n": len(records), "temperature": temperature, "option_rate": sum(copied) / n,
+            "format_rate": sum(formatted) / n, "accuracy": sum(correct) / n}
 
 
 def chance_accuracy(records: list[Record]) -> float:
@@ -225,6 +275,11 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     log(f"      accuracy {base['accuracy']:.3f}  format rate {base['format_rate']:.3f}  "
         f"({time.perf_counter() - t:.0f} s)")
 
+    t = time.perf_counter()
+    probe = probe_sampling(base_dir, test[:settings.probe_n], seed=seed, **eval_kwargs)
+    log(f"      sampled at T=1 on {probe['n']} prompts: answers with a listed option {probe['option_rate']:.2f}, "
+        f"format {probe['format_rate']:.2f}, accuracy {probe['accuracy']:.2f}  ({time.perf_counter() - t:.0f} s)")
+
     log(f"[4/5] GRPO, R1-Zero recipe: {grpo['max_steps']} steps x {grpo['per_device_prompts']} prompts x "
         f"G={grpo['num_generations']}")
     from visualthinker.trainer.loop import GRPOTrainer
@@ -255,6 +310,9 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "steps": grpo["max_steps"],
         "wall_seconds": time.perf_counter() - t0,
         "chance_accuracy": chance_accuracy(test),
+        "base_option_rate": probe["option_rate"],
+        "base_sampled_format_rate": probe["format_rate"],
+        "base_sampled_accuracy": probe["accuracy"],
         "test_records": len(test),
         "base_per_task_accuracy": base["per_task_accuracy"],
         "final_per_task_accuracy": final["per_task_accuracy"],
@@ -301,6 +359,8 @@ def _print_summary(s: dict[str, Any], log: Callable[[str], None]) -> None:
     log(f"  held-out accuracy  {s['base_accuracy']:.3f} -> {s['final_accuracy']:.3f}   "
         f"(chance with the format: {s['chance_accuracy']:.3f})")
     log(f"  format rate        {s['base_format_rate']:.3f} -> {s['final_format_rate']:.3f}")
+    log(f"  base model sampled at T=1: answers with a listed option {s['base_option_rate']:.2f}, format "
+        f"{s['base_sampled_format_rate']:.2f}, accuracy {s['base_sampled_accuracy']:.2f}")
     per_task = ", ".join(f"{t} {s['base_per_task_accuracy'].get(t, 0):.2f}->{v:.2f}"
                          for t, v in s["final_per_task_accuracy"].items())
     log(f"  per task           {per_task}")

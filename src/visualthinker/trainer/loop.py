@@ -353,5 +353,7 @@ class GRPOTrainer:
         }
         if self.is_main:
             (self.output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        # end_training destroys the process group: every rank must get there together, or one can hang
+        self.accelerator.wait_for_everyone()
         self.accelerator.end_training()
         return summary
