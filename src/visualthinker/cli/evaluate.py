@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from visualthinker.errors import ConfigError, DataError
+from visualthinker.jsonl import iter_objects
 
 BENCHES = ("cvbench", "blink", "vsr", "synthetic")
 
@@ -116,14 +116,8 @@ def read_predictions(path: str) -> dict[Any, dict]:
     if not file.is_file():
         raise DataError(f"--predictions {path}: file not found; give a .jsonl with one {{id, response}} per line")
     out: dict[Any, dict] = {}
-    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"--predictions {path} line {n} is not JSON ({exc}); fix or remove the line") from exc
-        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("response"), str):
+    for n, row in iter_objects(file, DataError, label=f"--predictions {path}", hint="; fix or remove the line"):
+        if "id" not in row or not isinstance(row.get("response"), str):
             raise DataError(f"--predictions {path} line {n} needs fields 'id' and 'response' (a string)")
         key = (str(row["bench"]), str(row["id"])) if row.get("bench") else str(row["id"])
         if key in out:
