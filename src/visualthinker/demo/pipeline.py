@@ -15,7 +15,7 @@ import re
 import shutil
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,33 +91,43 @@ def quick_settings() -> DemoSettings:
 
 
 # -- evaluation --------------------------------------------------------------------------------------------------
-@torch.no_grad()
-def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, batch_size: int,
-             min_pixels: int, max_pixels: int) -> dict[str, Any]:
-    """Greedy decoding with the base prompt; strict accuracy, format rate and per-task accuracy."""
+def _completions(model_dir: str | Path, records: list[Record], sampling: SamplingConfig, batch_size: int,
+                 min_pixels: int, max_pixels: int, seed: int | None = None) -> Iterator[tuple[Record, str, float, int]]:
+    """(record, completion, format reward, completion tokens) for each record, with the base prompt; `seed`
+    seeds sampling after the model is loaded."""
     adapter = get_adapter(str(model_dir))
     processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
     model = adapter.load_model(str(model_dir)).eval()
     generator = HFGenerator(model, adapter, processor)
     spec = PromptSpec(template="base")
-    sampling = SamplingConfig.greedy(max_new_tokens)
-    correct, formatted, lengths, per_task, samples = [], [], [], {}, []
+    if seed is not None:
+        torch.manual_seed(seed)
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
         images = [r.load_images(max_pixels, min_pixels) for r in chunk]
         texts = [adapter.render_prompt(processor, spec, r.prompt, len(im)) for r, im in zip(chunk, images, strict=True)]
         rollout = generator.generate(adapter.encode(processor, texts, images), 1, sampling)
         fmt = format_reward(rollout.texts, prefills_think=[True] * len(chunk))
-        for record, text, f, n in zip(chunk, rollout.texts, fmt, rollout.lengths.tolist(), strict=True):
-            index = parse_choice(text, record.choices, letters=record.answer_letter is not None)
-            ok = index is not None and record.choices[index] == record.answer
-            correct.append(ok)
-            formatted.append(f == 1.0)
-            lengths.append(n)
-            per_task.setdefault(record.task, []).append(ok)
-            if len(samples) < 6:
-                samples.append({"task": record.task, "question": record.question, "answer": record.answer,
-                                "completion": text})
+        yield from zip(chunk, rollout.texts, fmt, rollout.lengths.tolist(), strict=True)
+
+
+@torch.no_grad()
+def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, batch_size: int,
+             min_pixels: int, max_pixels: int) -> dict[str, Any]:
+    """Greedy decoding with the base prompt; strict accuracy, format rate and per-task accuracy."""
+    correct, formatted, lengths, per_task, samples = [], [], [], {}, []
+    completions = _completions(model_dir, records, SamplingConfig.greedy(max_new_tokens), batch_size, min_pixels,
+                               max_pixels)
+    for record, text, f, n in completions:
+        index = parse_choice(text, record.choices, letters=record.answer_letter is not None)
+        ok = index is not None and record.choices[index] == record.answer
+        correct.append(ok)
+        formatted.append(f == 1.0)
+        lengths.append(n)
+        per_task.setdefault(record.task, []).append(ok)
+        if len(samples) < 6:
+            samples.append({"task": record.task, "question": record.question, "answer": record.answer,
+                            "completion": text})
     n = max(len(records), 1)
     return {
         "n": len(records), "accuracy": sum(correct) / n, "format_rate": sum(formatted) / n,
@@ -150,26 +160,14 @@ def probe_sampling(model_dir: str | Path, records: list[Record], max_new_tokens:
     prompt), tags or not; format_rate / accuracy: the format reward and the strict accuracy of the samples,
     i.e. what GRPO's first steps see. Cheap (one sample per record) and run before GRPO.
     """
-    adapter = get_adapter(str(model_dir))
-    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
-    model = adapter.load_model(str(model_dir)).eval()
-    generator = HFGenerator(model, adapter, processor)
-    spec = PromptSpec(template="base")
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
-    torch.manual_seed(seed)
     copied, formatted, correct = [], [], []
-    for start in range(0, len(records), batch_size):
-        chunk = records[start:start + batch_size]
-        images = [r.load_images(max_pixels, min_pixels) for r in chunk]
-        texts = [adapter.render_prompt(processor, spec, r.prompt, len(im)) for r, im in zip(chunk, images, strict=True)]
-        rollout = generator.generate(adapter.encode(processor, texts, images), 1, sampling)
-        fmt = format_reward(rollout.texts, prefills_think=[True] * len(chunk))
-        for record, text, f in zip(chunk, rollout.texts, fmt, strict=True):
-            stated = stated_answer(text)
-            copied.append(stated is not None and match_choice(stated, record.choices, letters=False) is not None)
-            formatted.append(f == 1.0)
-            index = parse_choice(text, record.choices, letters=record.answer_letter is not None)
-            correct.append(index is not None and record.choices[index] == record.answer)
+    for record, text, f, _ in _completions(model_dir, records, sampling, batch_size, min_pixels, max_pixels, seed):
+        stated = stated_answer(text)
+        copied.append(stated is not None and match_choice(stated, record.choices, letters=False) is not None)
+        formatted.append(f == 1.0)
+        index = parse_choice(text, record.choices, letters=record.answer_letter is not None)
+        correct.append(index is not None and record.choices[index] == record.answer)
     n = max(len(records), 1)
     return {"n": len(records), "temperature": temperature, "option_rate": sum(copied) / n,
             "format_rate": sum(formatted) / n, "accuracy": sum(correct) / n}
