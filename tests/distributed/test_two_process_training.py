@@ -3,12 +3,11 @@ different prompts and end with identical weights."""
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.torchrun import run_two_processes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,19 +17,10 @@ def test_two_process_run_keeps_ranks_in_sync(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "VISUALTHINKER_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "visualthinker", "train", str(REPO / "configs" / "tiny.yaml"), f"output_dir={out}",
-           "max_steps=2", "eval_every=0", "save_every=1", "max_completion_length=8", "per_device_prompts=1",
-           "report_to=[]", "progress_bar=false", "rewards=[tests.trainer.conftest:index_reward]"]
-    # its own session, so that a hang can be killed with all its workers
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                            start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
-    assert proc.returncode == 0, stderr[-3000:]
+    run_two_processes(["visualthinker", "train", str(REPO / "configs" / "tiny.yaml"), f"output_dir={out}",
+                       "max_steps=2", "eval_every=0", "save_every=1", "max_completion_length=8",
+                       "per_device_prompts=1", "report_to=[]", "progress_bar=false",
+                       "rewards=[tests.trainer.conftest:index_reward]"], env, tmp_path, timeout=240)
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["num_processes"] == 2
     assert summary["ranks_in_sync"], summary["parameter_checksums"]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.torchrun import run_two_processes
 from visualthinker.cli.main import main
 from visualthinker.generation import HFGenerator
 
@@ -112,19 +110,8 @@ def test_errors_are_one_line(tiny_model, tmp_path, capsys):
 @pytest.mark.slow
 def test_two_process_sharding_matches_one_process(first_run, tiny_model, bench_data, tmp_path):
     out = tmp_path / "sharded.json"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "visualthinker.cli.main", *eval_args(tiny_model, bench_data, out)]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    # own session: on a timeout the whole group (torchrun and its workers) is killed, leaving no orphans
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                            start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("2-process eval did not finish in 90 s")
-    assert proc.returncode == 0, stderr[-3000:]
+    run_two_processes(["visualthinker.cli.main", *eval_args(tiny_model, bench_data, out)], env, tmp_path, timeout=90)
     sharded = json.loads(out.read_text())
     single = json.loads(first_run.read_text())
     assert sharded["config"]["num_processes"] == 2
