@@ -1,7 +1,9 @@
 """Benchmark the micro R1-Zero demo: `visualthinker demo` over several seeds, each in a fresh process with an
 empty model cache (so pretraining is included in the wall time), then a table of the measured numbers.
 
-    python bench/bench_demo.py [--seeds 0 1 2] [--out runs/bench-demo]
+    python bench/bench_demo.py [--seeds 0 1 2] [--out runs/bench-demo] [--jobs 2]
+
+--jobs N runs N seeds at once (each demo uses one torch thread, so 2 jobs fill a 2-core machine).
 
 Nothing is hard-coded: every number comes from the runs' summary.json and a wall clock around the process.
 The load average is printed too, because other processes on a small machine change the timings.
@@ -15,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 TARGET_SECONDS = 15 * 60
@@ -58,15 +61,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="runs/bench-demo")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at the same time (one core each)")
     parser.add_argument("extra", nargs="*", help="extra arguments for `visualthinker demo` (after --)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for seed in args.seeds:
-        print(f"seed {seed} ...", flush=True)
-        rows.append(run_seed(seed, out, args.extra))
-        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print(f"seeds {args.seeds}, {args.jobs} at a time ...", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_seed, seed, out, args.extra) for seed in args.seeds]
+        rows = []
+        for future in futures:
+            rows.append(future.result())
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
     text = table(rows)
     print()
     print(text)

@@ -19,6 +19,16 @@ def test_format_trailing_whitespace_tolerated_unless_strict():
     assert format_reward(["x</think> no answer"]) == [0.0]
 
 
+def test_format_pays_for_an_empty_answer_unless_an_answer_is_required():
+    empty = [" x </think> <answer> </answer>", " x </think> <answer>a</answer> y </think> <answer>\n</answer>",
+             " x </think> <answer> <answer></answer></answer>", " x </think> <answer> </think></answer></answer>"]
+    assert format_reward(empty) == [1.0, 1.0, 1.0, 1.0]  # the paper's pattern
+    assert format_reward(empty, require_answer=True) == [0.0, 0.0, 0.0, 0.0]
+    assert format_reward([" x </think> <answer> left </answer>"], require_answer=True) == [1.0]
+    bound = resolve_reward("format", {"require_answer": True})
+    assert bound([" x </think> <answer></answer>"]) == [0.0]
+
+
 CHOICES = ["left", "right"]
 
 

@@ -23,6 +23,7 @@ questions. Document kinds (every document ends with <|endoftext|>):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from visualthinker.data import synthetic
 from visualthinker.data.synthetic import (
     BUILDERS,
     DIFFICULTIES,
@@ -71,8 +73,10 @@ class CorpusSpec:
     n_prose: int = 300
     n_pages: int = 800  # an image with its caption, then an unrelated dialogue further down the page
     n_quiz_pages: int = 1500  # a page of several multiple-choice quizzes (a quiz site / a long chat)
-    tagged_fraction: float = 0.2  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
+    tagged_fraction: float = 0.1  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
     fictional_fraction: float = 0.75  # share of quizzes about made-up facts (options can only be copied)
+    shape_quiz_fraction: float = 0.25  # share of made-up-fact quizzes whose options are coloured shapes
+    restate_fraction: float = 0.6  # share of multiple-choice reasoning that starts by restating the options
     image_size: int = 112
     difficulty: str = "easy"
     seed: int = 0
@@ -264,10 +268,23 @@ def _distinct(rng: random.Random, draw: Callable[[], str], k: int) -> list[str]:
     return out
 
 
-def _fictional_quiz(rng: random.Random) -> Quiz:
+STICKERS = ("sticker", "badge", "cookie", "kite", "stamp", "magnet", "token", "button")
+
+
+def _fictional_quiz(rng: random.Random, shape_quiz_fraction: float = 0.0) -> Quiz:
     """A multiple-choice question about a made-up fact; the correct option is a coin toss."""
     person = made_up_name(rng)
     k = rng.choice((2, 2, 2, 3))
+    if rng.random() < shape_quiz_fraction:
+        # Coloured shapes as *text* options (a toy shop, a sticker album): the words a web model has seen as
+        # answers, never about an image and never with a recoverable correct option.
+        opts = _distinct(rng, lambda: f"{rng.choice(tuple(synthetic.COLOURS))} {rng.choice(SHAPES)}", k)
+        question = rng.choice((f"Which {rng.choice(STICKERS)} did {person} pick at the {rng.choice(PLACES)}?",
+                               f"Which {rng.choice(STICKERS)} did {person} give to {made_up_name(rng)}?",
+                               f"What was on the flag of {made_up_name(rng)}?"))
+        answer = rng.choice(opts)
+        return Quiz("stories", question, tuple(opts), rng.choice(FICTIONAL_REASONING)(person, opts, answer),
+                    answer, True)
     kind = rng.randrange(8)
     if kind == 0:
         opts = _distinct(rng, lambda: made_up_name(rng), k)
@@ -296,20 +313,23 @@ def _fictional_quiz(rng: random.Random) -> Quiz:
         opts = _distinct(rng, lambda: f"the {made_up_name(rng)} {rng.choice(PLACES)}", k)
         question = f"Where did {person} meet {made_up_name(rng)}?"
     answer = rng.choice(opts)
-    reasoning = rng.choice((
-        f"The story says so: {person} chose {answer}.",
-        f"I remember reading about {person}.",
-        f"The options are {format_choices_sat(opts)}. It was {answer}.",
-        f"{person} wrote about it in a letter.",
-        "This was in the book.",
-        f"It was {answer}, not the other one.",
-    ))
-    return Quiz("stories", question, tuple(opts), reasoning, answer, True)
+    return Quiz("stories", question, tuple(opts), rng.choice(FICTIONAL_REASONING)(person, opts, answer), answer,
+                True)
 
 
-def _quiz(rng: random.Random, fictional_fraction: float = 0.0) -> Quiz:
+FICTIONAL_REASONING: tuple[Callable[[str, list[str], str], str], ...] = (
+    lambda person, opts, answer: f"The story says so: {person} chose {answer}.",
+    lambda person, opts, answer: f"I remember reading about {person}.",
+    lambda person, opts, answer: f"The options are {format_choices_sat(opts)}. It was {answer}.",
+    lambda person, opts, answer: f"{person} wrote about it in a letter.",
+    lambda person, opts, answer: "This was in the book.",
+    lambda person, opts, answer: f"It was {answer}, not the other one.",
+)
+
+
+def _quiz(rng: random.Random, fictional_fraction: float = 0.0, shape_quiz_fraction: float = 0.0) -> Quiz:
     if rng.random() < fictional_fraction:
-        return _fictional_quiz(rng)
+        return _fictional_quiz(rng, shape_quiz_fraction)
     # Web quizzes are mostly multiple choice: kinds 2, 3, 4 and 6 carry options.
     kind = rng.choice((0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6, 7, 7, 7, 7))
     if kind == 7:
@@ -339,7 +359,7 @@ def _quiz(rng: random.Random, fictional_fraction: float = 0.0) -> Quiz:
     if kind == 3:
         x, y = rng.sample(sorted(ANIMALS), 2)
         if ANIMALS[x][0] == ANIMALS[y][0]:
-            return _quiz(rng, fictional_fraction)
+            return _quiz(rng, fictional_fraction, shape_quiz_fraction)
         big = x if ANIMALS[x][0] > ANIMALS[y][0] else y
         small = y if big == x else x
         return Quiz("animals", f"Which animal is bigger, the {x} or the {y}?", (x, y),
@@ -357,10 +377,25 @@ def _quiz(rng: random.Random, fictional_fraction: float = 0.0) -> Quiz:
                     f"The week goes {DAYS[i]}, then {DAYS[(i + 1) % 7]}.", DAYS[(i + 1) % 7])
     w1, w2 = rng.sample(WORDS, 2)
     if w1[0] == w2[0]:
-        return _quiz(rng, fictional_fraction)
+        return _quiz(rng, fictional_fraction, shape_quiz_fraction)
     first = min(w1, w2)
     return Quiz("words", f"Which word comes first in the alphabet, {w1} or {w2}?", (w1, w2),
                 f"{first} starts with {first[0]}, which comes earlier.", first)
+
+
+RESTATE = ("The options are {}.", "I have to choose between {}.", "It is one of these: {}.", "Choices: {}.")
+
+
+def spec_quiz(rng: random.Random, spec: CorpusSpec) -> Quiz:
+    """A quiz whose reasoning often begins by restating the options (in any order), as people writing out an
+    answer do."""
+    quiz = _quiz(rng, spec.fictional_fraction, spec.shape_quiz_fraction)
+    if quiz.options and rng.random() < spec.restate_fraction:
+        options = list(quiz.options)
+        rng.shuffle(options)
+        restated = rng.choice(RESTATE).format(format_choices_sat(options))
+        quiz = dataclasses.replace(quiz, reasoning=f"{restated} {quiz.reasoning}")
+    return quiz
 
 
 def _ask(rng: random.Random, quiz: Quiz) -> str:
@@ -385,7 +420,7 @@ SHORT_HEADER = "A conversation between User and Assistant.\n"
 
 
 def _dialogue(rng: random.Random, spec: CorpusSpec) -> str:
-    quiz = _quiz(rng, spec.fictional_fraction)
+    quiz = spec_quiz(rng, spec)
     question = _ask(rng, quiz)
     header = HEADER.format(topic=quiz.topic) if rng.random() < 0.7 else SHORT_HEADER
     lead = "Let me solve this step by step.\n" if rng.random() < 0.6 else ""
@@ -413,7 +448,7 @@ def _reply(rng: random.Random, quiz: Quiz, tagged: bool) -> str:
 
 def quiz_page_document(rng: random.Random, spec: CorpusSpec) -> Document:
     """Several multiple-choice quizzes on one page: a numbered quiz sheet with its answers, or a long chat."""
-    quizzes = [_quiz(rng, spec.fictional_fraction) for _ in range(rng.randint(3, 7))]
+    quizzes = [spec_quiz(rng, spec) for _ in range(rng.randint(3, 7))]
     if rng.random() < 0.5:
         title = rng.choice(("Quiz night", "Trivia", "Test yourself", "Reading check", "Weekly quiz"))
         lines = [f"{title} #{rng.randint(1, 300)}"]
@@ -439,11 +474,13 @@ def dialogue_document(rng: random.Random, spec: CorpusSpec) -> Document:
 def page_document(rng: random.Random, spec: CorpusSpec) -> Document:
     caption = caption_document(rng, spec)
     sep = rng.choice(("\n\n", "\n\nComments\n", "\n---\n", "\n"))
-    return Document("page", caption.text.removesuffix(EOS) + sep + _dialogue(rng, spec) + EOS, caption.image)
+    # No shape-option quiz under a picture of shapes: it could read as a question about the picture.
+    thread = _dialogue(rng, dataclasses.replace(spec, shape_quiz_fraction=0.0))
+    return Document("page", caption.text.removesuffix(EOS) + sep + thread + EOS, caption.image)
 
 
 def markup_document(rng: random.Random, spec: CorpusSpec) -> Document:
-    quiz = _quiz(rng, spec.fictional_fraction)
+    quiz = spec_quiz(rng, spec)
     n = rng.randint(1, 99)
     kind = rng.randrange(6)
     if kind == 0:

@@ -31,7 +31,7 @@ from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus
 from visualthinker.models.adapter import VISION_TOKENS, get_adapter
 from visualthinker.models.tiny import build_tiny_model
 
-FORMAT_VERSION = 3  # bump when the corpus or the training code changes what a spec produces
+FORMAT_VERSION = 4  # bump when the corpus or the training code changes what a spec produces
 
 
 @dataclass(frozen=True)
@@ -185,17 +185,33 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
             log(f"pretrain step {step + 1}/{spec.steps}  loss {sum(window) / len(window):.3f}  "
                 f"({time.perf_counter() - t0:.0f} s)")
     model.eval()
+    # ids past the special and single-byte tokens, short of the end of the vocabulary
+    copy_top1 = copy_accuracy(model, low_id=64, high_id=spec.vocab_size - 16, seed=spec.seed)
     model.save_pretrained(out_dir)
     info = {
         "spec": spec.to_dict(), "cache_key": spec.cache_key(), "documents": len(docs),
         "document_kinds": {k: sum(d.kind == k for d in docs) for k in ("caption", "dialogue", "markup", "prose", "page", "quizpage")},
         "parameters": sum(p.numel() for p in model.parameters()), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "loss_curve": [round(sum(losses[i:i + 50]) / len(losses[i:i + 50]), 4) for i in range(0, len(losses), 50)],
+        "copy_accuracy": copy_top1,
         "data_seconds": t_data, "wall_seconds": time.perf_counter() - t0,
         "weights_sha256": weights_digest(out_dir),
     }
     (out_dir / "pretrain.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+@torch.no_grad()
+def copy_accuracy(model, low_id: int, high_id: int, n: int = 64, length: int = 12, seed: int = 0) -> float:
+    """In-context copying (induction): top-1 accuracy on the second half of random token sequences shown twice.
+
+    About 0 for a model that only knows n-gram statistics, near 1 once it copies what it has seen; answering
+    with an option written in the question needs this skill, so pretrain.json records it."""
+    generator = torch.Generator().manual_seed(seed)
+    first = torch.randint(low_id, high_id, (n, length), generator=generator)
+    ids = torch.cat([first, first], 1)
+    logits = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits
+    return (logits[:, length:-1].argmax(-1) == ids[:, length + 1:]).float().mean().item()
 
 
 def weights_digest(model_dir: str | Path) -> str:

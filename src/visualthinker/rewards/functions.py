@@ -12,16 +12,21 @@ from typing import Any
 from visualthinker.rewards.parsing import parse_choice
 
 FORMAT_RE = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+ANSWER_BLOCK_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 def format_reward(
-    completions: list[str], prefills_think: list[bool] | None = None, strict: bool = False, **_: Any
+    completions: list[str], prefills_think: list[bool] | None = None, strict: bool = False,
+    require_answer: bool = False, **_: Any
 ) -> list[float]:
     """1.0 when "<think>...</think> <answer>...</answer>" is the whole text (paper's fullmatch).
 
     With the base prompt the model's completion continues after the prompt's "<think>", so that tag is
     prepended first, as in the paper. Trailing white space is tolerated unless `strict` (the original
-    code rejected even a final newline).
+    code rejected even a final newline). The paper's pattern also pays for an empty "<answer> </answer>";
+    `require_answer` withholds the reward unless there is exactly one answer block holding text and no
+    tag (a small policy otherwise settles on "<answer> </answer>" or "<answer><answer></answer></answer>",
+    the cheapest ways to the format, and stops answering).
     """
     prefills = prefills_think or [True] * len(completions)
     scores = []
@@ -29,7 +34,11 @@ def format_reward(
         full = ("<think>" + text) if prefill else text
         if not strict:
             full = full.rstrip()
-        scores.append(1.0 if FORMAT_RE.fullmatch(full) else 0.0)
+        ok = FORMAT_RE.fullmatch(full) is not None
+        if ok and require_answer:
+            blocks = ANSWER_BLOCK_RE.findall(full)
+            ok = len(blocks) == 1 and bool(blocks[0].strip()) and "<" not in blocks[0]
+        scores.append(1.0 if ok else 0.0)
     return scores
 
 
