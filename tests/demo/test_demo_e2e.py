@@ -29,6 +29,7 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch):
     for key in ("base_accuracy", "final_accuracy", "base_format_rate", "final_format_rate"):
         assert 0.0 <= data[key] <= 1.0
     assert len(data["response_length_curve"]) == 2
+    assert 0.0 <= data["base_copy_accuracy"] <= 1.0 and data["base_sampling_temperature"] == 1.0
     assert (tmp_path / "run" / "grpo" / "final" / "model.safetensors").exists()
     assert (tmp_path / "run" / "grpo" / "metrics.jsonl").exists()
     assert summary == data
@@ -64,3 +65,29 @@ def test_cli_registers_both_commands():
     assert args.command == "pretrain" and args.seed == 3
     args = parser.parse_args(["demo", "--seed", "1", "--quick"])
     assert args.command == "demo" and args.quick
+
+
+class _Copier:
+    """A stand-in language model whose next-token guess is the token `period` positions back plus `shift`."""
+
+    def __init__(self, period: int, shift: int = 0, vocab: int = 64) -> None:
+        self.period, self.shift, self.vocab = period, shift, vocab
+
+    def __call__(self, input_ids, **_):
+        import torch
+
+        n, width = input_ids.shape
+        logits = torch.zeros(n, width, self.vocab)
+        for t in range(width):
+            source = t - self.period + 1  # predicting position t + 1, whose copy sits one period earlier
+            if source >= 0:
+                logits[torch.arange(n), t, (input_ids[:, source] + self.shift) % self.vocab] = 1.0
+        return type("Out", (), {"logits": logits})()
+
+
+def test_copy_accuracy_scores_in_context_copying():
+    from visualthinker.demo.pretrain import copy_accuracy
+
+    assert copy_accuracy(_Copier(period=12), low_id=8, high_id=64, length=12) == 1.0
+    assert copy_accuracy(_Copier(period=12, shift=1), low_id=8, high_id=64, length=12) == 0.0
+    assert copy_accuracy(_Copier(period=11), low_id=8, high_id=64, length=12) < 0.2

@@ -330,6 +330,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "grpo_seconds": grpo_seconds,
         "base_model": str(base_dir),
         "base_weights_sha256": pretrain_info["weights_sha256"],
+        "base_copy_accuracy": pretrain_info.get("copy_accuracy"),
         "report": report,
         "threads": settings.threads,
         "base_samples": base["samples"],
