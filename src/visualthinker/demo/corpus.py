@@ -9,8 +9,11 @@ questions. Document kinds (every document ends with <|endoftext|>):
   *train* bucket, so no held-out image is ever seen) with web-like alt text: object lists, counts, left/right
   and above/below statements, which object is in front / closer to the camera, which objects are near each
   other. Statements only: never a question about the image, never an answer tag.
-- `dialogue`: "A conversation between User and Assistant..." transcripts about unrelated topics (arithmetic,
-  comparing numbers, animals, the alphabet, days of the week). Some use <think>/<answer> tags, most do not.
+- `dialogue`: "A conversation between User and Assistant..." transcripts about unrelated quizzes, mostly
+  multiple choice about made-up facts (so the only thing to learn is to answer with a listed option; a quarter
+  of those list coloured shapes as plain-text options) and some small real ones (arithmetic, animals, the
+  alphabet). 10 % use <think>/<answer> tags; the reasoning often restates the options first.
+- `quizpage`: several such quizzes on one page (a quiz sheet with its answers, or a long chat).
 - `markup`: HTML/XML snippets, quiz markup and puzzle write-ups in which <think> and <answer> tags also occur
   with other meanings (and often not in the think-then-answer order).
 - `prose`: generic sentences about shapes, colours, perspective and directions.
