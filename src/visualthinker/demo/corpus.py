@@ -286,8 +286,7 @@ def _fictional_quiz(rng: random.Random, shape_quiz_fraction: float = 0.0) -> Qui
                                f"Which {rng.choice(STICKERS)} did {person} give to {made_up_name(rng)}?",
                                f"What was on the flag of {made_up_name(rng)}?"))
         answer = rng.choice(opts)
-        return Quiz("stories", question, tuple(opts), rng.choice(FICTIONAL_REASONING)(person, opts, answer),
-                    answer, True)
+        return Quiz("stories", question, tuple(opts), _fictional_reasoning(rng, person, opts, answer), answer, True)
     kind = rng.randrange(8)
     if kind == 0:
         opts = _distinct(rng, lambda: made_up_name(rng), k)
@@ -316,18 +315,18 @@ def _fictional_quiz(rng: random.Random, shape_quiz_fraction: float = 0.0) -> Qui
         opts = _distinct(rng, lambda: f"the {made_up_name(rng)} {rng.choice(PLACES)}", k)
         question = f"Where did {person} meet {made_up_name(rng)}?"
     answer = rng.choice(opts)
-    return Quiz("stories", question, tuple(opts), rng.choice(FICTIONAL_REASONING)(person, opts, answer), answer,
-                True)
+    return Quiz("stories", question, tuple(opts), _fictional_reasoning(rng, person, opts, answer), answer, True)
 
 
-FICTIONAL_REASONING: tuple[Callable[[str, list[str], str], str], ...] = (
-    lambda person, opts, answer: f"The story says so: {person} chose {answer}.",
-    lambda person, opts, answer: f"I remember reading about {person}.",
-    lambda person, opts, answer: f"The options are {format_choices_sat(opts)}. It was {answer}.",
-    lambda person, opts, answer: f"{person} wrote about it in a letter.",
-    lambda person, opts, answer: "This was in the book.",
-    lambda person, opts, answer: f"It was {answer}, not the other one.",
-)
+def _fictional_reasoning(rng: random.Random, person: str, opts: list[str], answer: str) -> str:
+    return rng.choice((
+        f"The story says so: {person} chose {answer}.",
+        f"I remember reading about {person}.",
+        f"The options are {format_choices_sat(opts)}. It was {answer}.",
+        f"{person} wrote about it in a letter.",
+        "This was in the book.",
+        f"It was {answer}, not the other one.",
+    ))
 
 
 def _quiz(rng: random.Random, fictional_fraction: float = 0.0, shape_quiz_fraction: float = 0.0) -> Quiz:

@@ -279,8 +279,9 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     t = time.perf_counter()
     probe = probe_sampling(base_dir, test[:settings.probe_n], seed=seed, temperature=grpo["temperature"],
                            **eval_kwargs)
-    log(f"      sampled at T={probe['temperature']:g} on {probe['n']} prompts: answers with a listed option {probe['option_rate']:.2f}, "
-        f"format {probe['format_rate']:.2f}, accuracy {probe['accuracy']:.2f}  ({time.perf_counter() - t:.0f} s)")
+    log(f"      sampled at T={probe['temperature']:g} on {probe['n']} prompts: answers with a listed option "
+        f"{probe['option_rate']:.2f}, format {probe['format_rate']:.2f}, accuracy {probe['accuracy']:.2f}  "
+        f"({time.perf_counter() - t:.0f} s)")
 
     log(f"[4/5] GRPO, R1-Zero recipe: {grpo['max_steps']} steps x {grpo['per_device_prompts']} prompts x "
         f"G={grpo['num_generations']}")

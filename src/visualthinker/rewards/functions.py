@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from visualthinker.rewards.parsing import parse_choice
+from visualthinker.rewards.parsing import extract_answer, parse_choice
 
 FORMAT_RE = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
-ANSWER_BLOCK_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 def format_reward(
@@ -36,8 +35,8 @@ def format_reward(
             full = full.rstrip()
         ok = FORMAT_RE.fullmatch(full) is not None
         if ok and require_answer:
-            blocks = ANSWER_BLOCK_RE.findall(full)
-            ok = len(blocks) == 1 and bool(blocks[0].strip()) and "<" not in blocks[0]
+            answer = extract_answer(full)
+            ok = answer is not None and "<" not in answer
         scores.append(1.0 if ok else 0.0)
     return scores
 
