@@ -4,16 +4,13 @@ multi-node. It orchestrates; the math is in grpo/, the model specifics in models
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
 from accelerate.utils import gather_object, set_seed
 from tqdm.auto import tqdm
 
@@ -27,6 +24,7 @@ from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.registry import resolve_reward, reward_name
 from visualthinker.trainer import checkpoint as ckpt
+from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
 from visualthinker.trainer.sampler import PromptSchedule
@@ -48,28 +46,13 @@ def _reward_fns(config: TrainConfig) -> tuple[dict[str, Any], dict[str, float]]:
 PAD_ID = "__visualthinker_pad__"  # filler items that even out eval shards across ranks
 
 
-def _has_accelerator_device() -> bool:
-    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
-
-
 class GRPOTrainer:
     def __init__(self, config: TrainConfig, train_records: list[Record],
                  eval_records: list[Record] | None = None) -> None:
         self.config = config
         self.output_dir = Path(config.output_dir)
-        self.accelerator = Accelerator(
-            # Without cpu=True, accelerate ignores a torchrun launch on a machine with no GPU and runs every
-            # process as an independent "main" process.
-            cpu=not _has_accelerator_device(),
-            gradient_accumulation_steps=config.gradient_accumulation_steps,
-            mixed_precision=config.mixed_precision,
-            log_with=config.report_to or None,
-            project_dir=str(self.output_dir),
-        )
-        launched = int(os.environ.get("WORLD_SIZE", "1"))
-        if launched != self.accelerator.num_processes:
-            raise ConfigError(f"launched with WORLD_SIZE={launched} but accelerate set up "
-                              f"{self.accelerator.num_processes} process(es); check the launcher configuration")
+        self.accelerator = build_accelerator(config.gradient_accumulation_steps, config.mixed_precision,
+                                             config.report_to, self.output_dir)
         set_seed(config.seed, device_specific=True)  # different samples on each rank, same on every rerun
         self.train_records = train_records
         self.eval_records = eval_records or []
@@ -295,20 +278,10 @@ class GRPOTrainer:
         acc.wait_for_everyone()
 
     def _save_model(self, directory: Path) -> None:
-        acc = self.accelerator
-        state_dict = acc.get_state_dict(self.model)
-        unwrapped = acc.unwrap_model(self.model)
-        unwrapped.save_pretrained(directory, state_dict=state_dict, is_main_process=self.is_main,
-                                  save_function=acc.save)
-        if self.is_main:
-            self.processor.save_pretrained(directory)
+        save_model(self.accelerator, self.model, self.processor, directory)
 
     def parameter_checksum(self) -> str:
-        digest = hashlib.sha256()
-        for name, tensor in sorted(self.accelerator.get_state_dict(self.model).items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().float().cpu().numpy().tobytes())
-        return digest.hexdigest()[:16]
+        return parameter_checksum(self.accelerator, self.model)
 
     # -- the loop --------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
