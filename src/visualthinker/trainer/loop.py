@@ -24,7 +24,16 @@ from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.registry import resolve_reward, reward_name
 from visualthinker.trainer import checkpoint as ckpt
-from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
+from visualthinker.trainer.launch import (
+    build_accelerator,
+    configure_engine,
+    generation_model,
+    generation_weights,
+    is_sharded,
+    parameter_checksum,
+    prepare_reference,
+    save_model,
+)
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
 from visualthinker.trainer.sampler import PromptSchedule
@@ -61,15 +70,18 @@ class GRPOTrainer:
 
         model = build_policy(self.adapter, config)
         optimizer, self.scheduler = build_optimizer(model, config)
+        # One backward sees the completions of one micro-batch: per_device_prompts x G.
+        configure_engine(self.accelerator, config.per_device_prompts * config.num_generations,
+                         config.max_grad_norm, self.adapter.fsdp_wrap_classes)
         # The scheduler is stepped by hand: accelerate's wrapper would step it once per process.
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.accelerator.register_for_checkpointing(self.scheduler)
         ref = build_reference(self.adapter, config)
-        self.ref_model = self.accelerator.prepare_model(ref, evaluation_mode=True) if ref is not None else None
+        self.ref_model = (prepare_reference(self.accelerator, ref, self.adapter.fsdp_wrap_classes)
+                          if ref is not None else None)
 
-        sharded = self.accelerator.state.distributed_type.name in ("FSDP", "DEEPSPEED")
-        self.generator = HFGenerator(self.accelerator.unwrap_model(self.model), self.adapter, self.processor,
-                                     synced_gpus=sharded and self.accelerator.num_processes > 1)
+        self.generator = HFGenerator(generation_model(self.accelerator, self.model), self.adapter, self.processor,
+                                     synced_gpus=is_sharded(self.accelerator))
         self.sampling = SamplingConfig(max_new_tokens=config.max_completion_length, do_sample=True,
                                        temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
                                        repetition_penalty=config.repetition_penalty)
@@ -135,7 +147,8 @@ class GRPOTrainer:
         exps = []
         for micro in range(config.gradient_accumulation_steps):
             records = [self.train_records[i] for i in self.schedule.indices(step, micro, config.gradient_accumulation_steps)]
-            exp = self.maker.make(records, self.accelerator.device)
+            with generation_weights(self.accelerator, self.model):
+                exp = self.maker.make(records, self.accelerator.device)
             self._reference_logprobs(exp)
             exps.append(exp)
         gen_seconds = time.perf_counter() - t0
@@ -241,9 +254,11 @@ class GRPOTrainer:
             shard = shard + [dataclasses.replace(self.eval_records[0], id=f"{PAD_ID}{k}")
                              for k in range(per_rank - len(shard))]
         model = acc.unwrap_model(self.model)
-        result = evaluate_records(model, self.adapter, self.processor, shard, self.prompt_spec,
-                                  max_new_tokens=self.config.eval_max_new_tokens,
-                                  batch_size=self.config.eval_batch_size, return_items=True, synced_gpus=synced)
+        with generation_weights(acc, self.model):
+            result = evaluate_records(model, self.adapter, self.processor, shard, self.prompt_spec,
+                                      max_new_tokens=self.config.eval_max_new_tokens,
+                                      batch_size=self.config.eval_batch_size, return_items=True,
+                                      synced_gpus=synced)
         items = [i for i in result["items"] if not str(i["id"]).startswith(PAD_ID)]
         sums = torch.tensor([sum(bool(i["correct"]) for i in items),
                              sum(float(i["response_tokens"] or 0) for i in items),
