@@ -105,8 +105,8 @@ def build_accelerator(gradient_accumulation_steps: int, mixed_precision: str, re
         raise ConfigError(f"launched with WORLD_SIZE={launched} but accelerate set up "
                           f"{accelerator.num_processes} process(es); check the launcher configuration")
     if engine == "deepspeed" and accelerator.state.deepspeed_plugin.zero3_init_flag:
-        # Models loaded under zero.Init keep transformers' full renaming table, and save_pretrained then writes
-        # wrongly prefixed weight names; the 2B models fit on every rank before DeepSpeed shards them.
+        # Loading under zero.Init (policy and reference) is not exercised by the tests; the 2B models fit on
+        # every rank before DeepSpeed shards them.
         raise ConfigError("zero3_init_flag: true is not supported; set it to false in the accelerate config "
                           "(ZeRO-3 still shards the weights when the engine starts)")
     got = engine_of(accelerator)
@@ -248,8 +248,14 @@ def save_model(accelerator: Accelerator, model: torch.nn.Module, processor, dire
     """A plain Hugging Face model directory (`from_pretrained` loads it), whatever engine wraps the model: the
     full weights are gathered from the shards (every rank takes part; the main process writes)."""
     state_dict = full_state_dict(accelerator, model)
+    unwrapped = accelerator.unwrap_model(model)
+    if zero_stage(accelerator) == 3 and "_weight_conversions" in vars(unwrapped):
+        # transformers' ZeRO-3 loading keeps its whole renaming table (not only the renamings the checkpoint
+        # used); reverting all of it writes wrongly prefixed names. Without it, save_pretrained reverts the
+        # family's default renamings, as for a model loaded without DeepSpeed.
+        del unwrapped._weight_conversions
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(directory, state_dict=state_dict)
+        unwrapped.save_pretrained(directory, state_dict=state_dict)
         processor.save_pretrained(directory)
     accelerator.wait_for_everyone()
 
