@@ -21,8 +21,8 @@ from visualthinker.data.record import Record
 from visualthinker.errors import DataError
 from visualthinker.evaluation import metrics
 from visualthinker.evaluation import results as res
-from visualthinker.evaluation.metrics import CVBENCH_SOURCES
 from visualthinker.evaluation.scoring import score_paper, score_strict
+from visualthinker.evaluation.subset import image_source
 from visualthinker.generation import HFGenerator, SamplingConfig
 from visualthinker.prompts import INSTRUCT_EVAL_SUFFIX, PromptSpec
 
@@ -40,16 +40,35 @@ class Responder(Protocol):
     def __call__(self, records: list[Record]) -> list[Response]: ...
 
 
-def eval_prompt_spec(prompt: str = "reasoning", template: str = "base", literal_image_tag: bool = True) -> PromptSpec:
-    """The evaluation scripts' prompts: reasoning/direct x base/instruct (instruct uses the eval suffix)."""
+def eval_prompt_spec(prompt: str = "reasoning", template: str = "base",
+                     literal_image_tag: bool | None = None) -> PromptSpec:
+    """The evaluation scripts' prompts: reasoning/direct x base/instruct (instruct uses the eval suffix).
+
+    `literal_image_tag=None` follows the scripts: the base scripts sent "<image>" + prompt after the image, the
+    instruct scripts the benchmark prompt alone.
+    """
     if prompt not in ("reasoning", "direct"):
         raise ValueError(f"unknown prompt {prompt!r}; choose reasoning or direct")
+    tag = template == "base" if literal_image_tag is None else literal_image_tag
     if template == "base":
-        return PromptSpec("base" if prompt == "reasoning" else "direct", literal_image_tag=literal_image_tag)
+        return PromptSpec("base" if prompt == "reasoning" else "direct", literal_image_tag=tag)
     if template == "instruct":
         suffix = INSTRUCT_EVAL_SUFFIX if prompt == "reasoning" else ""
-        return PromptSpec("instruct", literal_image_tag=literal_image_tag, instruct_suffix=suffix)
+        return PromptSpec("instruct", literal_image_tag=tag, instruct_suffix=suffix)
     raise ValueError(f"unknown template {template!r}; choose base or instruct")
+
+
+def periodic_eval_spec(train_spec: PromptSpec) -> PromptSpec:
+    """The prompt periodic evaluation uses for a policy trained with `train_spec`: the evaluation scripts' one.
+
+    For instruct that is the eval suffix ("\\nOutput the thinking process ... final answer in <answer>") and no
+    literal "<image>" (the training text's tag came from the SAT question); base and direct keep the training
+    prompt, which is the scripts' one.
+    """
+    if train_spec.template == "instruct":
+        return eval_prompt_spec("reasoning", "instruct", literal_image_tag=False)
+    prompt = "direct" if train_spec.template == "direct" else "reasoning"
+    return eval_prompt_spec(prompt, "base", literal_image_tag=train_spec.literal_image_tag)
 
 
 class ModelResponder:
@@ -84,18 +103,10 @@ class ModelResponder:
                 zip(rollout.texts, rollout.lengths.tolist(), rollout.finished.tolist(), strict=True)]
 
 
-def _image_source(record: Record) -> str | None:
-    """CV-Bench's image source (ADE20K / COCO / Omni3D), which the official score groups by."""
-    for value in (record.raw.get("source"), record.subtask):
-        if isinstance(value, str) and value in CVBENCH_SOURCES:
-            return value
-    return None
-
-
 def make_item(bench: str, record: Record) -> dict[str, Any]:
     return {
         "id": str(record.id), "bench": bench, "task": record.task, "subtask": record.subtask,
-        "image_source": _image_source(record), "question": record.prompt, "choices": list(record.choices),
+        "image_source": image_source(record), "question": record.prompt, "choices": list(record.choices),
         "gold": record.answer, "gold_letter": record.answer_letter,
     }
 
