@@ -1,7 +1,7 @@
 """Agreement of paper scoring (`evaluation.scoring.score_paper`) with the original evaluation scripts' scoring,
 restated in `tests/evaluation/test_paper_crosscheck.py`, and its speed.
 
-    python bench/paper_scoring_agreement.py [--templated N]
+    PYTHONPATH=src:. python bench/paper_scoring_agreement.py [--templated N]   # from the repository root
 
 Two sets: the test cases (`CASES`), and N templated responses (answer tags or none, letters in every case and
 bracket style, choice texts, numbers as text, LaTeX and boxed, distractor numbers and articles) over CV-Bench
