@@ -82,10 +82,11 @@ def test_training_evaluates_the_same_saved_subset_at_every_step(tiny_model, benc
     from visualthinker.config import load_config
     from visualthinker.trainer.run import train
 
-    seen = []
+    seen, specs = [], []
 
     def fake_evaluate(model, adapter, processor, records, spec, **kwargs):
         seen.append([r.id for r in records])
+        specs.append(spec)
         return {"items": [{"id": r.id, "correct": True, "response_tokens": 1, "format_failure": False}
                           for r in records]}
 
@@ -97,6 +98,7 @@ def test_training_evaluates_the_same_saved_subset_at_every_step(tiny_model, benc
     train(load_config(None, [*overrides, "max_steps=2"]))
     manifest = json.loads((out / "eval_subset.json").read_text())
     assert len(seen) == 3 and seen[0] == seen[1] == seen[2] == manifest["ids"]  # steps 0, 1, 2
+    assert specs[0] == eval_prompt_spec("reasoning", "base")
     assert manifest["n"] == 4 and manifest["seed"] == 7 and sum(manifest["strata"].values()) == 4
     # a resumed run refuses a different subset
     manifest["ids"] = manifest["ids"][::-1]
