@@ -36,7 +36,8 @@ def _env(cache: Path) -> dict[str, str]:
 
 def _train(config_file: str, out: Path, cache: Path, *extra: str) -> dict:
     args = ["visualthinker", "train", str(REPO / "configs" / "tiny.yaml"), f"output_dir={out}", "max_steps=2",
-            "eval_every=0", "save_every=1", "max_completion_length=8", "per_device_prompts=1", "report_to=[]",
+            # periodic greedy evaluation at steps 0 and 2 on 3 items: ranks get 2 and 1 (+1 filler) items
+            "eval_every=2", "eval_limit=3", "eval_max_new_tokens=4", "eval_batch_size=2", "save_every=1", "max_completion_length=8", "per_device_prompts=1", "report_to=[]",
             "progress_bar=false", "rewards=[tests.trainer.conftest:index_reward]", *extra]
     t0 = time.perf_counter()
     run_accelerate(LAUNCH / config_file, args, _env(cache), out.parent, timeout=300)
@@ -60,7 +61,9 @@ def train_and_resume(config_file: str, root: Path) -> tuple[dict[str, torch.Tens
     assert summary["num_processes"] == 2 and summary["resumed_from"] == 0
     assert summary["ranks_in_sync"], summary["parameter_checksums"]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [1, 2]
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert rows[0]["eval/synthetic/n"] == rows[2]["eval/synthetic/n"] == 3
+    rows = rows[1:]
     assert all(0 < r["grad_norm"] < float("inf") for r in rows), [r["grad_norm"] for r in rows]
     uninterrupted = _weights(out / "final")
     # a plain Hugging Face model directory: from_pretrained finds every weight
@@ -77,7 +80,7 @@ def train_and_resume(config_file: str, root: Path) -> tuple[dict[str, torch.Tens
     resumed = _train(config_file, out, cache, "resume=true")
     assert resumed["resumed_from"] == 1 and resumed["ranks_in_sync"]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [1, 2]
+    assert [r["step"] for r in rows] == [0, 1, 2]
     return uninterrupted, _weights(out / "final")
 
 

@@ -80,11 +80,11 @@ def test_deepspeed_with_use_cpu_is_refused_not_dropped(clean_launch, tmp_path):
         launch.build_accelerator(1, "no", None, tmp_path)
 
 
-def test_fsdp_that_accelerate_does_not_set_up_is_refused(clean_launch, tmp_path):
+def test_fsdp_on_one_cpu_process_is_refused(clean_launch, tmp_path):
     # one process: accelerate would quietly run without FSDP
     clean_launch.setenv("ACCELERATE_USE_FSDP", "true")
     clean_launch.setenv("FSDP_VERSION", "2")
-    with pytest.raises(ConfigError, match="asks for fsdp"):
+    with pytest.raises(ConfigError, match="fsdp on the CPU with one process"):
         launch.build_accelerator(1, "no", None, tmp_path)
 
 

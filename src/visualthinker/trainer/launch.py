@@ -70,7 +70,7 @@ def _cpu_process_state(engine: str) -> None:
     accelerate only pairs FSDP with a GPU-type launch, so for FSDP the CPU launch is declared as multi-device
     data parallel on the CPU device; the device stays the CPU (ACCELERATE_TORCH_DEVICE=cpu).
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or PartialState._shared_state:
+    if PartialState._shared_state:
         return
     if engine == "fsdp":
         os.environ["ACCELERATE_TORCH_DEVICE"] = "cpu"
@@ -91,6 +91,10 @@ def build_accelerator(gradient_accumulation_steps: int, mixed_precision: str, re
             # process as an independent "main" process.
             kwargs["cpu"] = True
         else:
+            if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+                raise ConfigError(f"the launch asks for {engine} on the CPU with one process; start at least two "
+                                  "(accelerate launch --num_processes 2 ...) or launch without the "
+                                  f"{engine} config")
             _cpu_process_state(engine)
             kwargs["kwargs_handlers"] = [InitProcessGroupKwargs(backend="gloo")]
     accelerator = Accelerator(
