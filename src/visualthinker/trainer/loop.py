@@ -139,7 +139,11 @@ class GRPOTrainer:
     def _reference_logprobs(self, exp: Experience) -> None:
         if self.config.beta > 0:
             if self.ref_model is not None:
-                exp.ref_logp = policy_logprobs(self.ref_model, exp.inputs, exp.completion_ids, self.config.temperature)
+                # the reference is not prepared by accelerate (never checkpointed), so mixed precision is applied
+                # here as accelerate applies it to the policy's forward (a no-op under DeepSpeed and without it)
+                with self.accelerator.autocast():
+                    exp.ref_logp = policy_logprobs(self.ref_model, exp.inputs, exp.completion_ids,
+                                                   self.config.temperature)
             else:  # LoRA: the base weights with the adapter switched off are the reference
                 with self.accelerator.unwrap_model(self.model).disable_adapter():
                     exp.ref_logp = policy_logprobs(self.model, exp.inputs, exp.completion_ids, self.config.temperature)
