@@ -75,6 +75,10 @@ def test_labels_token_by_token(real, loss_on):
         completion = tok(example.completion, add_special_tokens=False)["input_ids"]
         assert row_ids[-len(completion):] == completion and tok.decode(completion) == example.record.answer + "<|im_end|>"
         prompt_len = n - len(completion)
+        # tokenising prompt and completion apart gives the same ids as the original's whole-text tokenisation
+        whole = adapter.encode(processor, [example.prompt + example.completion],
+                               [example.record.load_images(401408, 3136)])
+        assert whole["input_ids"][0][whole["attention_mask"][0].bool()].tolist() == row_ids
         # the prompt ends with the assistant header, as generation sees it
         assert tok.decode(row_ids[:prompt_len]).endswith("<|im_start|>assistant\n")
         for pos, (token, label) in enumerate(zip(row_ids, row_labels, strict=True)):
