@@ -9,7 +9,7 @@ from pathlib import Path
 from visualthinker.data.record import Record
 from visualthinker.errors import DataError
 from visualthinker.jsonl import iter_objects
-from visualthinker.prompts import LITERAL_IMAGE_TAG, PromptSpec
+from visualthinker.prompts import PromptSpec
 from visualthinker.sft.config import SFTConfig
 
 
@@ -22,7 +22,7 @@ class SFTExample:
 
 
 def prompt_spec(config: SFTConfig) -> PromptSpec:
-    if config.template == "chat":  # the original SFT: the bare question in the user turn
+    if config.template == "chat":  # the original SFT: the SAT question (with its "<image>") in the user turn
         return PromptSpec("instruct", literal_image_tag=config.literal_image_tag, instruct_suffix="")
     return PromptSpec(config.template, literal_image_tag=config.literal_image_tag)
 
@@ -63,10 +63,7 @@ def build_examples(records: list[Record], config: SFTConfig, adapter, processor)
     tokenizer = processor.tokenizer
     out = []
     for record, target in zip(kept, texts, strict=True):
-        question = record.prompt
-        if config.template == "chat" and config.literal_image_tag:
-            question = LITERAL_IMAGE_TAG + question
-        prompt = adapter.render_prompt(processor, spec, question, len(record.images))
+        prompt = adapter.render_prompt(processor, spec, record.prompt, len(record.images))
         completion = target + config.completion_suffix
         images = record.load_images(config.max_pixels, config.min_pixels)
         # The rendered prompt holds one <|image_pad|> per image; the processor expands each to its token count.
