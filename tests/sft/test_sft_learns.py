@@ -23,12 +23,13 @@ def test_loss_falls_and_greedy_answers_reach_the_targets(tiny_model_dir, tmp_pat
     targets = [r.answer for r in records]
     assert _greedy_answers(tiny_model_dir, records) != targets  # a random model does not know them
     out = tmp_path / "sft"
-    config = sft_config(tiny_model_dir, out, "template=direct", "learning_rate=1e-2", "lr_scheduler=constant",
-                        "max_steps=45", "per_device_batch_size=2", "gradient_accumulation_steps=1", "save_every=0")
+    # full batches: the same 4 examples every step, so the run does not hinge on the batch order
+    config = sft_config(tiny_model_dir, out, "template=direct", "learning_rate=5e-3", "lr_scheduler=constant",
+                        "max_steps=40", "per_device_batch_size=4", "gradient_accumulation_steps=1", "save_every=0")
     SFTTrainer(config, records).train()
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == list(range(1, 46))
+    assert [r["step"] for r in rows] == list(range(1, 41))
     first, last = rows[0]["loss"], sum(r["loss"] for r in rows[-3:]) / 3
-    assert last < 0.1 * first, (first, last)
+    assert last < 0.01 * first, (first, last)
     # the completion is the answer text and <|im_end|>, at which greedy decoding stops
     assert _greedy_answers(out / "final", records) == targets

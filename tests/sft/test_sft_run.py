@@ -134,3 +134,10 @@ def test_grpo_init_from_starts_from_the_sft_weights(tiny_model_dir, tmp_path):
     assert not torch.equal(tuned["lm_head.weight"], _weights(tiny_model_dir)["lm_head.weight"])
     with pytest.raises(ConfigError, match="init_from"):
         build_policy(adapter, load_config(None, [f"model_path={tiny_model_dir}", f"init_from={tmp_path}"]))
+
+
+def test_grouped_order_changes_between_epochs():
+    schedule = BatchSchedule([5, 9, 7, 3, 8, 6, 4, 2], 0, 2, 1, 1, group_by_length=True)
+    epochs = [[tuple(schedule.indices(e * schedule.steps_per_epoch + s, 0, 0)) for s in range(4)] for e in range(3)]
+    assert all(sorted(e) == sorted(epochs[0]) for e in epochs)  # the same similar-length pairs ...
+    assert len({tuple(e) for e in epochs}) > 1  # ... in another order

@@ -1,7 +1,8 @@
 """Which examples each rank trains on at each optimizer step: a pure function of (seed, step), so a resumed run
 takes the same batches without sampler state. With length grouping, each epoch's shuffled order is cut into
 windows of several steps and sorted by length inside each window, so a micro-batch (and the micro-batches the
-ranks run side by side) holds sequences of similar length and padding stays small."""
+ranks run side by side) holds sequences of similar length and padding stays small; the micro-batches of a window
+are then taken in a shuffled order."""
 
 from __future__ import annotations
 
@@ -34,11 +35,21 @@ class BatchSchedule:
             order = torch.randperm(len(self.lengths), generator=gen).tolist()
             order = order[:self.steps_per_epoch * self.per_step]
             if self.group_by_length:
-                window = self.per_step * WINDOW_STEPS
-                order = [i for start in range(0, len(order), window)
-                         for i in sorted(order[start:start + window], key=lambda j: -self.lengths[j])]
+                order = self._grouped(order, gen)
             self._cache = {epoch: order}
         return self._cache[epoch]
+
+    def _grouped(self, order: list[int], gen: torch.Generator) -> list[int]:
+        """Sort each window by length, cut it into micro-batches (all ranks), and shuffle those, so that batches
+        hold similar lengths but their order still changes from epoch to epoch."""
+        window = self.per_step * WINDOW_STEPS
+        out = []
+        for start in range(0, len(order), window):
+            ranked = sorted(order[start:start + window], key=lambda j: -self.lengths[j])
+            micros = [ranked[k:k + self.per_micro] for k in range(0, len(ranked), self.per_micro)]
+            for m in torch.randperm(len(micros), generator=gen).tolist():
+                out.extend(micros[m])
+        return out
 
     def epoch(self, step: int) -> float:
         return step / self.steps_per_epoch
