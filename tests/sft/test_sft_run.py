@@ -141,3 +141,16 @@ def test_grouped_order_changes_between_epochs():
     epochs = [[tuple(schedule.indices(e * schedule.steps_per_epoch + s, 0, 0)) for s in range(4)] for e in range(3)]
     assert all(sorted(e) == sorted(epochs[0]) for e in epochs)  # the same similar-length pairs ...
     assert len({tuple(e) for e in epochs}) > 1  # ... in another order
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    from visualthinker.cli.main import main
+
+    assert main(["sft", str(tmp_path / "missing.yaml")]) == 2
+    assert "config file" in capsys.readouterr().err
+    assert main(["sft", "/dev/null", "model_path=x", "epochs=2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: unknown config key 'epochs'; did you mean 'num_epochs'?"
+    assert main(["sft", "/dev/null", f"model_path={tmp_path / 'nomodel'}", f"output_dir={tmp_path / 'o'}",
+                 "train_data=synthetic", "data_options={n: 2}"]) == 2
+    assert "nomodel" in capsys.readouterr().err
