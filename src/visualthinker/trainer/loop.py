@@ -24,9 +24,11 @@ from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.registry import resolve_reward, reward_name
 from visualthinker.trainer import checkpoint as ckpt
+from visualthinker.trainer import guards
 from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
+from visualthinker.trainer.runlock import RunDirLock
 from visualthinker.trainer.sampler import PromptSchedule
 from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
 
@@ -90,17 +92,24 @@ class GRPOTrainer:
     def _prepare_output_dir(self) -> int:
         """Returns the step to start from (0, or the last complete checkpoint's when resuming)."""
         start = 0
-        if self.config.resume:
-            found = ckpt.latest_checkpoint(self.output_dir)
-            if found is None:
-                raise ConfigError(f"resume=true but {self.output_dir}/checkpoints holds no complete checkpoint")
+        found = ckpt.latest_checkpoint(self.output_dir)
+        if self.config.resume and found is not None:
             start, path = found
             self.accelerator.load_state(str(path / "state"))
             if self.is_main:
                 self.log.truncate_after(start)
-        elif self.log.metrics_path.exists() and self.log.metrics_path.stat().st_size > 0:
+        elif self.config.resume:
+            # Killed before its first checkpoint (or a new folder): nothing to restore, so resuming is a restart
+            # from step 0 with the same seed; the steps it logged are dropped so none appears twice.
+            if self.is_main and self.log.has_steps():
+                guards.logger.warning("%s holds no complete checkpoint: restarting from step 0 and dropping the "
+                                      "steps it logged", self.output_dir)
+                self.log.clear()
+        elif self.log.has_steps():
+            how = ("from its last checkpoint" if found is not None
+                   else "(it has no checkpoint yet, so it restarts from step 0)")
             raise ConfigError(f"output_dir {self.output_dir} already holds a run; pass resume=true to continue it "
-                              "or choose another output_dir")
+                              f"{how}, or choose another output_dir")
         if self.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.output_dir / "config.yaml")
@@ -138,10 +147,11 @@ class GRPOTrainer:
             exp = self.maker.make(records, self.accelerator.device)
             self._reference_logprobs(exp)
             exps.append(exp)
+        guards.check_rollouts(self.accelerator, step + 1, exps)  # before a NaN advantage reaches the loss
         gen_seconds = time.perf_counter() - t0
         self.model.train()
         normalizer = self._token_normalizer(exps)
-        losses, kls, clips, grad_norms = [], [], [], []
+        losses, kls, clips, grad_norms, pending = [], [], [], [], []
         for _ in range(config.num_iterations):
             for exp in exps:
                 with self.accelerator.accumulate(self.model):
@@ -151,8 +161,12 @@ class GRPOTrainer:
                                     epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
                                     token_normalizer=normalizer, max_completion_length=config.max_completion_length)
                     self.accelerator.backward(out.loss)
+                    pending.append(out.loss.detach())
                     if self.accelerator.sync_gradients:
                         norm = self.accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                        guards.check_update(self.accelerator, step + 1, pending,
+                                            float(norm) if norm is not None else None)
+                        pending = []
                         grad_norms.append(float(norm) if norm is not None else float("nan"))
                         self.optimizer.step()
                         self.scheduler.step()
@@ -263,6 +277,7 @@ class GRPOTrainer:
     def save_checkpoint(self, step: int) -> None:
         acc = self.accelerator
         acc.wait_for_everyone()
+        guards.check_weights(acc, self.model, step, f"checkpoint step-{step}")
         tmp = ckpt.temp_dir(self.output_dir, step)
         if self.is_main:
             ckpt.prune(self.output_dir, None)
@@ -285,6 +300,11 @@ class GRPOTrainer:
 
     # -- the loop --------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
+        """The whole run, holding output_dir exclusively (a second trainer on it refuses at once)."""
+        with RunDirLock(self.output_dir, enabled=self.is_main):
+            return self._train()
+
+    def _train(self) -> dict[str, Any]:
         config = self.config
         start = self._prepare_output_dir()
         if config.report_to:
@@ -316,6 +336,7 @@ class GRPOTrainer:
             self.save_checkpoint(config.max_steps)
         final = self.output_dir / "final"
         self.accelerator.wait_for_everyone()
+        guards.check_weights(self.accelerator, self.model, config.max_steps, "final/")
         self._save_model(final)
         checksums = gather_object([self.parameter_checksum()])
         summary = {
