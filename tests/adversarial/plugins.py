@@ -5,19 +5,19 @@ from __future__ import annotations
 NOT_CALLABLE = 3
 
 
-def nan_reward(completions: list[str], **_) -> list[float]:
+def nan_scores(completions: list[str], **_) -> list[float]:
     return [float("nan")] * len(completions)
 
 
-def inf_reward(completions: list[str], **_) -> list[float]:
+def inf_scores(completions: list[str], **_) -> list[float]:
     return [0.0] * (len(completions) - 1) + [float("inf")]
 
 
-def none_reward(completions: list[str], **_) -> list:
+def none_scores(completions: list[str], **_) -> list:
     return [None] * len(completions)
 
 
-def short_reward(completions: list[str], **_) -> list[float]:
+def short_scores(completions: list[str], **_) -> list[float]:
     return [1.0]
 
 

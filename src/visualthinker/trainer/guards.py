@@ -21,6 +21,9 @@ def reward_tensor(name: str, values: Any, count: int) -> torch.Tensor:
     """A reward function's output as a float tensor: one finite-or-not float per completion, or a clear error."""
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().reshape(-1).tolist()
+    elif not isinstance(values, (list, tuple)) and callable(getattr(values, "tolist", None)):
+        values = values.tolist()  # a numpy array
+        values = values if isinstance(values, list) else [values]
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise TrainingError(f"reward {name!r} returned a {type(values).__name__}; a reward must return a list "
                             f"with one float per completion ({count} here)")

@@ -23,12 +23,12 @@ from visualthinker.grpo.objective import grpo_loss
 from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.registry import resolve_reward, reward_name
+from visualthinker.runlock import RunDirLock
 from visualthinker.trainer import checkpoint as ckpt
 from visualthinker.trainer import guards
 from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
-from visualthinker.trainer.runlock import RunDirLock
 from visualthinker.trainer.sampler import PromptSchedule
 from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
 

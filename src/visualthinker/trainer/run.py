@@ -7,6 +7,7 @@ from typing import Any
 from visualthinker.config import TrainConfig
 from visualthinker.data.record import Record
 from visualthinker.errors import DataError
+from visualthinker.runlock import RunDirLock
 
 
 def load_train_records(config: TrainConfig) -> list[Record]:
@@ -39,13 +40,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     from visualthinker.models.builtin import resolve_model_path
     from visualthinker.trainer.loop import GRPOTrainer
-    from visualthinker.trainer.runlock import RunDirLock
 
-    config = dataclasses.replace(
-        config, model_path=resolve_model_path(config.model_path),
-        ref_model_path=resolve_model_path(config.ref_model_path) if config.ref_model_path else None,
-    )
     # Lock before loading anything: a second run on the same output_dir refuses at once, not after the model loads.
     with RunDirLock(config.output_dir):
+        config = dataclasses.replace(
+            config, model_path=resolve_model_path(config.model_path),
+            ref_model_path=resolve_model_path(config.ref_model_path) if config.ref_model_path else None,
+        )
         trainer = GRPOTrainer(config, load_train_records(config), load_eval_records(config))
         return trainer.train()
