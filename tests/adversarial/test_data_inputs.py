@@ -114,3 +114,11 @@ def test_results_file_not_utf8_for_compare(tmp_path, capsys):
     results = tmp_path / "results.json"
     results.write_bytes(b'{"summary": "\xfe"}')
     assert_clear_error(cli(["compare", results], capsys), str(results), "not UTF-8")
+
+
+def test_model_config_not_utf8(records_dir, tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_bytes(b'{"model_type": "qwen2_vl\xff"}')
+    result = cli([*EVAL, f"synthetic={records_dir}", "--model", model, "--output", tmp_path / "r.json"], capsys)
+    assert_clear_error(result, str(model / "config.json"), "line 1", "not UTF-8")

@@ -23,6 +23,7 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 from visualthinker.errors import ModelError
 from visualthinker.models.processor import ImageOnlyQwen2_5_VLProcessor, ImageOnlyQwen2VLProcessor
 from visualthinker.prompts import PromptSpec
+from visualthinker.textfiles import read_text
 
 VISION_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
@@ -171,7 +172,11 @@ def detect_family(path: str) -> str:
     """The architecture named in the model's config.json (architecture only; the prompt is never inferred)."""
     config_file = Path(path) / "config.json"
     if config_file.exists():
-        model_type = json.loads(config_file.read_text()).get("model_type", "")
+        try:
+            loaded = json.loads(read_text(config_file, ModelError))
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{config_file}: not valid JSON ({exc}); the model directory is damaged") from exc
+        model_type = loaded.get("model_type", "") if isinstance(loaded, dict) else ""
     else:
         try:
             from transformers import AutoConfig
