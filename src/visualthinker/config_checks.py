@@ -144,6 +144,12 @@ def config_problems(config: Any) -> list[str]:
         for i, w in enumerate(config.reward_weights):
             need(isinstance(w, (int, float)) and math.isfinite(w), f"reward_weights[{i}]",
                  f"must be a finite number, got {w!r}")
+        if len(config.reward_weights) == len(config.rewards) and all(w == 0 for w in config.reward_weights):
+            need(False, "reward_weights", f"are all 0, got {config.reward_weights}: every reward is the same, so "
+                 "every advantage is 0 and nothing is learnt; give at least one reward a non-zero weight")
+    # Groups must differ for group-relative advantages to be non-zero: greedy sampling makes them identical.
+    need(config.top_k != 1, "top_k", "1 samples greedily, so the completions of a group are identical, every "
+         "advantage is 0 and nothing is learnt; use 0 (off) or >= 2")
     for name, options in config.reward_options.items():
         need(name in config.rewards or name in [_logged_name(s) for s in config.rewards], "reward_options",
              f"names {name!r}, which is not in rewards {config.rewards}")

@@ -43,6 +43,8 @@ BAD_VALUES = [
     ("seed=-1", ">= 0"),
     ("save_every=-1", ">= 0"),
     ("epsilon_low=-0.2", ">= 0"),
+    ("top_k=1", "every advantage is 0"),
+    ("reward_weights=[0,0.0]", "are all 0"),
 ]
 
 
