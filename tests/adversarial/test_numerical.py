@@ -95,3 +95,9 @@ def test_reward_values_as_numpy_and_tensors_are_accepted():
     assert guards.reward_tensor("r", [np.float32(0.25), 1], 2).tolist() == [0.25, 1.0]
     with pytest.raises(TrainingError, match="returned a float"):
         guards.reward_tensor("r", 1.0, 2)
+
+
+def test_attention_implementation_transformers_rejects(tiny_model, tmp_path, capsys):
+    data = write_records_dir(tmp_path / "d")
+    config = train_config(tmp_path / "c.yaml", tiny_model, data, tmp_path / "run", "attn_implementation: bogus_attn")
+    assert_clear_error(cli(["train", config], capsys), "'attn_implementation'", "'bogus_attn' cannot be used")

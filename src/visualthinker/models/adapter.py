@@ -46,6 +46,12 @@ class QwenVLAdapter:
             model = self.model_class.from_pretrained(path, **kwargs)
         except OSError as exc:
             raise ModelError(f"model {path!r} cannot be loaded ({exc}); give a local model directory or a hub id") from exc
+        except (ValueError, ImportError) as exc:
+            if not attn_implementation:
+                raise
+            reason = " ".join(str(exc).split())[:300]
+            raise ModelError(f"config key 'attn_implementation': {attn_implementation!r} cannot be used here "
+                             f"({reason}); use sdpa or eager, or install what it needs") from exc
         model.generation_config.pad_token_id = model.config.text_config.pad_token_id
         return model
 
