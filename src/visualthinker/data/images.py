@@ -4,7 +4,8 @@ and the one check of what the vision processor can take. Training, evaluation an
 
 Modes are converted deliberately, not by PIL's clipping defaults: 16-bit grayscale ("I;16*", and "I" holding
 values above 255) is scaled by 255/65535; float "F" images with every value in [0, 1] are scaled by 255 (others
-clipped to 0..255); transparent images (RGBA, LA, PA, P with transparency) are composited on white.
+clipped to 0..255); transparent images (RGBA, LA, PA, P with transparency) are composited on white, as
+transformers' `convert_to_rgb` does when the processor is handed such an image.
 """
 
 from __future__ import annotations
