@@ -87,14 +87,16 @@ def test_extreme_aspect_ratio_same_message_from_validate_and_training(tmp_path, 
 
 def test_thin_but_legal_images_reach_the_processor(tmp_path):
     """Images at the limit (and the upscaling of tiny ones) must survive the real Qwen2-VL image processor."""
-    from transformers import Qwen2VLImageProcessor
+    from transformers import Qwen2VLImageProcessorPil  # the class models/adapter.py uses (no torchvision)
 
-    processor = Qwen2VLImageProcessor(min_pixels=3136, max_pixels=12544)
+    processor = Qwen2VLImageProcessorPil(min_pixels=3136, max_pixels=12544)
     for size in [(1, 199), (199, 1), (3, 600), (1, 1), (200, 1)]:
         image = bound_pixels(decode_image(Image.new("RGB", size, (9, 9, 9)), "x"), 12544, 3136)
         w, h = image.size
         assert max(w, h) / min(w, h) <= MAX_ASPECT_RATIO, (size, image.size)
         processor(images=[image], return_tensors="pt")  # raises on anything it cannot take
+    with pytest.raises(ValueError, match="aspect ratio"):  # ... as it does on what prepare_image rejects
+        processor(images=[Image.new("RGB", (2, 700))], return_tensors="pt")
 
 
 def test_corrupt_and_missing_images_are_problems(tmp_path, capsys):
