@@ -23,7 +23,10 @@ from visualthinker.textfiles import read_text
 class TrainConfig:
     # model ---------------------------------------------------------------------------------------------------
     model_path: str = ""  # local HF directory or hub id of the policy (the paper: Qwen/Qwen2-VL-2B, base)
-    ref_model_path: str | None = None  # frozen reference for the KL term; default: model_path
+    ref_model_path: str | None = None  # frozen reference for the KL term; default: the initial policy
+    # Start the policy from another run's weights (a run directory -> its final/, or a checkpoints/step-N or
+    # final/ folder), e.g. an SFT cold start; model_path still names the family, processor and prompt.
+    init_from: str | None = None
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU
     gradient_checkpointing: bool = False
@@ -121,6 +124,8 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"config key '{key}': bad value {value!r}")
     if origin is Literal:
+        if value is False and "no" in args:  # YAML 1.1 reads a bare `no` (mixed_precision=no) as false
+            value = "no"
         if value not in args:
             raise ConfigError(f"config key '{key}': {value!r} is not one of {list(args)}")
         return value
@@ -154,9 +159,9 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+def _field_types(cls: type = TrainConfig) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 ALIASES = {"lr": "learning_rate", "G": "num_generations", "kl_coef": "beta", "model": "model_path"}
@@ -174,8 +179,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def build_config(values: dict[str, Any]) -> TrainConfig:
-    types_by_key = _field_types()
+def build_config(values: dict[str, Any], cls: type = TrainConfig):
+    """`cls` is TrainConfig or another config dataclass with a `validate()` (e.g. sft.config.SFTConfig)."""
+    types_by_key = _field_types(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in types_by_key:
@@ -183,11 +189,11 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
             hint = f"; did you mean {close!r}?" if close else ""
             raise ConfigError(f"unknown config key '{key}'{hint}")
         kwargs[key] = _coerce(key, value, types_by_key[key])
-    return TrainConfig(**kwargs).validate()
+    return cls(**kwargs).validate()
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config (or none) and apply `key=value` overrides on top."""
+def load_config(path: str | Path | None, overrides: list[str] | None = None, cls: type = TrainConfig):
+    """Read a YAML config (or none) and apply `key=value` overrides on top; builds a `cls` (TrainConfig)."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -204,8 +210,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     for text in overrides or []:
         key, value = parse_override(text)
         values[key] = value
-    return build_config(values)
+    return build_config(values, cls)
 
 
-def save_config(config: TrainConfig, path: str | Path) -> None:
+def save_config(config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -2,7 +2,8 @@
 that cannot learn, reward plug-ins that are not rewards). Every problem is one line naming the key, the value
 and the fix; `TrainConfig.validate` reports them all at once.
 
-A new numeric config key needs one entry in RANGES (tests/unit/test_config_checks.py fails until it has one).
+A new numeric config key needs one entry in RANGES, or SFT_RANGES for the SFT config (tests/unit/
+test_config_checks.py fails until it has one).
 """
 
 from __future__ import annotations
@@ -99,6 +100,34 @@ RANGES: dict[str, Range] = {
 }
 
 
+# The SFT trainer's config (sft/config.py) shares most keys, with the same meaning; these are its own.
+SFT_RANGES: dict[str, Range] = {
+    **{key: RANGES[key] for key in (
+        "lora_rank", "lora_alpha", "lora_dropout", "min_pixels", "max_pixels", "train_limit",
+        "gradient_accumulation_steps", "learning_rate", "warmup_steps", "weight_decay", "adam_beta1", "adam_beta2",
+        "max_grad_norm", "seed", "save_every", "keep_checkpoints")},
+    "max_seq_length": at_least(1),
+    "per_device_batch_size": at_least(1),
+    "num_epochs": positive(),
+    "max_steps": at_least(1, "null = use num_epochs", allow_none=True),
+}
+
+
+def range_problems(config: Any, ranges: dict[str, Range]) -> list[str]:
+    """One line per numeric key of `config` outside its range (or non-finite), in field order."""
+    problems = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        rule = ranges.get(f.name)
+        if rule is not None:
+            problem = _range_problem(f.name, value, rule)
+            if problem:
+                problems.append(problem)
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"config key '{f.name}': must be a finite number, got {value!r}")
+    return problems
+
+
 def _range_problem(key: str, value: Any, rule: Range) -> str | None:
     if value is None:
         return None if rule.allow_none else f"config key '{key}': is required, got null"
@@ -120,16 +149,7 @@ def config_problems(config: Any) -> list[str]:
         if not cond:
             problems.append(f"config key '{key}': {msg}")
 
-    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    for key, value in values.items():
-        rule = RANGES.get(key)
-        if rule is not None:
-            problem = _range_problem(key, value, rule)
-            if problem:
-                problems.append(problem)
-        elif isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"config key '{key}': must be a finite number, got {value!r}")
-
+    problems.extend(range_problems(config, RANGES))
     need(bool(config.model_path), "model_path", "is required (a model directory, a hub id or builtin:tiny-qwen2-vl)")
     need(bool(str(config.output_dir).strip()), "output_dir", "is required (a folder for the run's outputs)")
     if all(isinstance(v, int) and v >= 1 for v in (config.min_pixels, config.max_pixels)):

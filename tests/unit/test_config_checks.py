@@ -8,14 +8,14 @@ import typing
 import pytest
 
 from visualthinker.config import TrainConfig, load_config
-from visualthinker.config_checks import RANGES, Range, config_problems
+from visualthinker.config_checks import RANGES, SFT_RANGES, Range, config_problems
 from visualthinker.errors import ConfigError
 
 
-def _numeric_keys() -> list[str]:
-    hints = typing.get_type_hints(TrainConfig)
+def _numeric_keys(cls: type = TrainConfig) -> list[str]:
+    hints = typing.get_type_hints(cls)
     keys = []
-    for f in dataclasses.fields(TrainConfig):
+    for f in dataclasses.fields(cls):
         args = set(typing.get_args(hints[f.name])) or {hints[f.name]}
         if args & {int, float}:
             keys.append(f.name)
@@ -46,3 +46,19 @@ def test_nullable_keys_accept_null(key):
 def test_a_directly_built_config_is_checked_too():
     with pytest.raises(ConfigError, match="'max_grad_norm': must be > 0"):
         TrainConfig(model_path="m", max_grad_norm=-1.0).validate()
+
+
+def test_every_numeric_sft_key_has_a_range_and_is_checked():
+    from visualthinker.sft.config import SFTConfig, load_sft_config
+
+    missing = [k for k in _numeric_keys(SFTConfig) if k not in SFT_RANGES]
+    assert not missing, f"add these keys to config_checks.SFT_RANGES: {missing}"
+    SFTConfig(model_path="m").validate()
+    with pytest.raises(ConfigError) as caught:
+        load_sft_config(None, ["model_path=m", "warmup_steps=-1", "max_grad_norm=-1", "num_epochs=.nan"])
+    assert str(caught.value).splitlines() == [
+        "config key 'num_epochs': must be a finite number, got nan",
+        "config key 'warmup_steps': must be >= 0, got -1 (0 = no warm-up)",
+        "config key 'max_grad_norm': must be > 0, got -1.0 (a negative bound would flip the gradient; use e.g. 1.0)",
+    ]
+    assert load_sft_config(None, ["model_path=m", "max_steps=null"]).max_steps is None

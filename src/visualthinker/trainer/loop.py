@@ -14,7 +14,7 @@ import torch
 from accelerate.utils import gather_object, set_seed
 from tqdm.auto import tqdm
 
-from visualthinker.config import TrainConfig, save_config
+from visualthinker.config import TrainConfig
 from visualthinker.data.record import Record
 from visualthinker.errors import ConfigError
 from visualthinker.generation.base import SamplingConfig
@@ -29,6 +29,7 @@ from visualthinker.trainer import guards
 from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
+from visualthinker.trainer.rundir import save_checkpoint, start_or_resume
 from visualthinker.trainer.sampler import PromptSchedule
 from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
 
@@ -91,28 +92,8 @@ class GRPOTrainer:
 
     def _prepare_output_dir(self) -> int:
         """Returns the step to start from (0, or the last complete checkpoint's when resuming)."""
-        start = 0
-        found = ckpt.latest_checkpoint(self.output_dir)
-        if self.config.resume and found is not None:
-            start, path = found
-            self.accelerator.load_state(str(path / "state"))
-            if self.is_main:
-                self.log.truncate_after(start)
-        elif self.config.resume:
-            # Killed before its first checkpoint (or a new folder): nothing to restore, so resuming is a restart
-            # from step 0 with the same seed; the steps it logged are dropped so none appears twice.
-            if self.is_main and self.log.has_steps():
-                guards.logger.warning("%s holds no complete checkpoint: restarting from step 0 and dropping the "
-                                      "steps it logged", self.output_dir)
-                self.log.clear()
-        elif self.log.has_steps():
-            how = ("from its last checkpoint" if found is not None
-                   else "(it has no checkpoint yet, so it restarts from step 0)")
-            raise ConfigError(f"output_dir {self.output_dir} already holds a run; pass resume=true to continue it "
-                              f"{how}, or choose another output_dir")
+        start = start_or_resume(self.accelerator, self.config, self.output_dir, self.log)
         if self.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            save_config(self.config, self.output_dir / "config.yaml")
             self._save_eval_subset()
         self.accelerator.wait_for_everyone()
         return start
@@ -292,22 +273,8 @@ class GRPOTrainer:
         return Path(data).name if ("/" in data or "\\" in data) else data
 
     def save_checkpoint(self, step: int) -> None:
-        acc = self.accelerator
-        acc.wait_for_everyone()
-        guards.check_weights(acc, self.model, step, f"checkpoint step-{step}")
-        tmp = ckpt.temp_dir(self.output_dir, step)
-        if self.is_main:
-            ckpt.prune(self.output_dir, None)
-            tmp.mkdir(parents=True, exist_ok=True)
-        acc.wait_for_everyone()
-        acc.save_state(str(tmp / "state"))
-        self._save_model(tmp)
-        acc.wait_for_everyone()
-        if self.is_main:
-            ckpt.finalize(self.output_dir, step, {"step": step, "max_steps": self.config.max_steps,
-                                                  "time": time.time()})
-            ckpt.prune(self.output_dir, self.config.keep_checkpoints)
-        acc.wait_for_everyone()
+        save_checkpoint(self.accelerator, self.model, self.processor, self.output_dir, step, self.config.max_steps,
+                        self.config.keep_checkpoints)
 
     def _save_model(self, directory: Path) -> None:
         save_model(self.accelerator, self.model, self.processor, directory)
