@@ -22,7 +22,16 @@ class TrainConfig:
     # model ---------------------------------------------------------------------------------------------------
     model_path: str = ""  # local HF directory or hub id of the policy (the paper: Qwen/Qwen2-VL-2B, base)
     ref_model_path: str | None = None  # frozen reference for the KL term; default: model_path
+    # Precision. `dtype` is the dtype the frozen reference is loaded in (it only runs forward passes). The
+    # trained policy's weights, and the optimizer step on them, are float32 (master weights) unless
+    # `low_precision_weights` is true. The compute dtype of forward and backward is `mixed_precision` (autocast
+    # through accelerate; under DeepSpeed its bf16 engine, under FSDP2 its mixed-precision policy - both keep the
+    # fp32 masters). The paper's setting: dtype bfloat16 + mixed_precision bf16 = bf16 compute, fp32 masters.
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # True: load the policy in `dtype` and let AdamW update those weights in place, with no fp32 copy. Saves
+    # memory, but an update smaller than half an ulp (bf16: 2^-9 of the weight) is lost - at lr 1e-6 most of
+    # them. Warned about at start.
+    low_precision_weights: bool = False
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU
     gradient_checkpointing: bool = False
     freeze_vision: bool = False  # really freezes the vision tower (the original flag was a no-op)
@@ -73,6 +82,10 @@ class TrainConfig:
     # optimisation --------------------------------------------------------------------------------------------
     learning_rate: float = 1e-6
     lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
+    # The scheduler's horizon in rollout steps (linear/cosine decay reach their end there); None = max_steps.
+    # Larger than max_steps trains on a prefix of a longer schedule, as the paper's 1 500 steps of the
+    # original's 2-epoch run did.
+    lr_schedule_steps: int | None = None
     warmup_steps: int = 0
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
@@ -80,7 +93,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_steps: int = 1500
     seed: int = 42
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # compute dtype (autocast); see `dtype` above
     # outputs -------------------------------------------------------------------------------------------------
     output_dir: str = "runs/default"
     save_every: int = 100
@@ -113,6 +126,8 @@ class TrainConfig:
         need(0 <= self.epsilon_low < 1 and self.epsilon_high >= 0, "epsilon_low/epsilon_high", "out of range")
         need(self.min_pixels <= self.max_pixels, "min_pixels", "must be <= max_pixels")
         need(self.lora_rank >= 0, "lora_rank", "must be >= 0")
+        need(self.lr_schedule_steps is None or self.lr_schedule_steps >= 1, "lr_schedule_steps",
+             f"must be >= 1 or null (= max_steps), got {self.lr_schedule_steps}")
         need(not (self.freeze_vision and self.freeze_llm and self.lora_rank == 0), "freeze_llm",
              "freezing both the vision tower and the LLM leaves nothing to train")
         need(bool(self.rewards), "rewards", "needs at least one reward")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from transformers import get_scheduler
 
@@ -27,8 +29,24 @@ def apply_lora(adapter: QwenVLAdapter, model: torch.nn.Module, config: TrainConf
     return get_peft_model(model, lora)
 
 
+logger = logging.getLogger(__name__)
+
+
+def policy_weights_dtype(config: TrainConfig) -> str:
+    """float32 master weights unless `low_precision_weights` asks for the weights in `dtype` (with a warning)."""
+    if not config.low_precision_weights or config.dtype == "float32":
+        return "float32"
+    logger.warning(
+        "low_precision_weights=true: the policy's weights are %s and AdamW updates them in place with no float32 "
+        "copy; at learning_rate %g most updates are smaller than half a %s ulp and are lost (plain DDP or one "
+        "process; DeepSpeed's bf16 engine keeps float32 masters anyway)", config.dtype, config.learning_rate,
+        config.dtype)
+    return config.dtype
+
+
 def build_policy(adapter: QwenVLAdapter, config: TrainConfig) -> torch.nn.Module:
-    model = adapter.load_model(config.model_path, config.dtype, config.attn_implementation)
+    """The trained policy: float32 weights by default (bf16 compute comes from `mixed_precision`)."""
+    model = adapter.load_model(config.model_path, policy_weights_dtype(config), config.attn_implementation)
     if config.lora_rank > 0:
         model = apply_lora(adapter, model, config)
     freeze(adapter, model, config.freeze_vision, config.freeze_llm)
@@ -42,7 +60,8 @@ def build_policy(adapter: QwenVLAdapter, config: TrainConfig) -> torch.nn.Module
 
 
 def build_reference(adapter: QwenVLAdapter, config: TrainConfig) -> torch.nn.Module | None:
-    """A frozen copy of the initial policy; none when beta = 0, or with LoRA (the base weights serve)."""
+    """A frozen copy of the initial policy in `dtype` (forward passes only, so no master copy is needed);
+    none when beta = 0, or with LoRA (the base weights serve)."""
     if config.beta == 0 or config.lora_rank > 0:
         return None
     ref = adapter.load_model(config.ref_model_path or config.model_path, config.dtype, config.attn_implementation)
@@ -60,8 +79,8 @@ def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 def build_optimizer(model: torch.nn.Module, config: TrainConfig):
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.learning_rate,
                                   betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay)
-    # One scheduler step per optimizer update: mu updates per rollout step.
-    total = config.max_steps * config.num_iterations
+    # One scheduler step per optimizer update: mu updates per rollout step, over lr_schedule_steps rollout steps.
+    total = (config.lr_schedule_steps or config.max_steps) * config.num_iterations
     scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.warmup_steps,
                               num_training_steps=total)
     return optimizer, scheduler
