@@ -36,8 +36,8 @@ class HFGenerator:
         """The complete decoding config: no field left None for the checkpoint to fill."""
         if sampling.do_sample:
             warpers = dict(temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p)
-        else:  # greedy: the warpers are not applied, and neutral values keep transformers from warning
-            warpers = dict(temperature=1.0, top_k=0, top_p=1.0)
+        else:  # greedy: no warper is applied; these are the values transformers' validation calls neutral
+            warpers = dict(temperature=1.0, top_k=50, top_p=1.0)
         return GenerationConfig(
             max_new_tokens=sampling.max_new_tokens, min_new_tokens=0, do_sample=sampling.do_sample, num_beams=1,
             num_return_sequences=num_samples, eos_token_id=self.stop_ids, pad_token_id=self.pad_id,

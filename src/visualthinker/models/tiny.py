@@ -138,7 +138,7 @@ def build_tiny_model(out_dir: str | Path, family: str = "qwen2_vl", corpus: Iter
 REAL_FILES_COPIED = ("generation_config.json", "LICENSE", "NOTICE.md")
 
 
-def reduced_real_config(real_dir: str | Path, hidden: int = 256, layers: int = 2, heads: int = 2, kv_heads: int = 1,
+def reduced_real_config(real_dir: str | Path, hidden: int = 128, layers: int = 2, kv_heads: int = 1,
                         vision_depth: int = 1, vision_heads: int = 2) -> dict:
     """The real config.json with only the sizes shrunk.
 
@@ -151,8 +151,10 @@ def reduced_real_config(real_dir: str | Path, hidden: int = 256, layers: int = 2
     text_head_dim = raw["hidden_size"] // raw["num_attention_heads"]
     vision = raw["vision_config"]
     vision_head_dim = vision["embed_dim"] // vision["num_heads"]
-    if hidden != heads * text_head_dim:
-        raise ValueError(f"hidden {hidden} must be heads x the real head_dim {text_head_dim}")
+    heads = hidden // text_head_dim
+    if heads < 1 or hidden % text_head_dim or heads % kv_heads:
+        raise ValueError(f"hidden {hidden} must be a multiple of the real head_dim {text_head_dim} "
+                         f"with a head count divisible by kv_heads {kv_heads}")
     raw.update(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                num_key_value_heads=kv_heads, intermediate_size=2 * hidden,
                max_window_layers=min(raw.get("max_window_layers", layers), layers))
@@ -161,7 +163,7 @@ def reduced_real_config(real_dir: str | Path, hidden: int = 256, layers: int = 2
     return raw
 
 
-def build_reduced_real_model(real_dir: str | Path, out_dir: str | Path, hidden: int = 256, layers: int = 2,
+def build_reduced_real_model(real_dir: str | Path, out_dir: str | Path, hidden: int = 128, layers: int = 2,
                              vision_depth: int = 1, max_pixels: int | None = None, seed: int = 0) -> Path:
     """A random-weight model built from the real Qwen2-VL checkpoint's files with the sizes shrunk.
 
