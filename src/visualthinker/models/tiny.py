@@ -173,19 +173,32 @@ def build_reduced_real_model(real_dir: str | Path, out_dir: str | Path, hidden: 
     image processor's settings (pixel limits, patch and merge sizes, mean and std). `max_pixels` overrides the
     processor's pixel limit only.
     """
+    raw = reduced_real_config(real_dir, hidden=hidden, layers=layers, vision_depth=vision_depth)
+    return _build_from_real_files(Path(real_dir), Path(out_dir), raw, max_pixels, seed, "cpu")
+
+
+def build_real_size_model(real_dir: str | Path, out_dir: str | Path, max_pixels: int | None = None, seed: int = 0,
+                          device: str = "cpu") -> Path:
+    """The real architecture at its real size (Qwen2-VL-2B: 2.2 B parameters) with random weights and the real
+    files - no download. Initialising on a GPU (`device="cuda"`) takes seconds instead of minutes."""
+    raw = json.loads((Path(real_dir) / "config.json").read_text())
+    return _build_from_real_files(Path(real_dir), Path(out_dir), raw, max_pixels, seed, device)
+
+
+def _build_from_real_files(real_dir: Path, out_dir: Path, raw: dict, max_pixels: int | None, seed: int,
+                           device: str) -> Path:
     from transformers import AutoConfig
 
-    real_dir, out_dir = Path(real_dir), Path(out_dir)
-    raw = reduced_real_config(real_dir, hidden=hidden, layers=layers, vision_depth=vision_depth)
-    family = raw["model_type"]
-    adapter = get_adapter(family)
+    adapter = get_adapter(raw["model_type"])
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(raw, indent=2))
     config = AutoConfig.from_pretrained(out_dir)
     torch.manual_seed(seed)
-    model = adapter.model_class(config)  # fp32 initialisation, then stored in the checkpoint's dtype
+    with torch.device(device):
+        model = adapter.model_class(config)  # fp32 initialisation, then stored in the checkpoint's dtype
     model.to(config.dtype if isinstance(config.dtype, torch.dtype) else getattr(torch, str(config.dtype)))
     model.save_pretrained(out_dir)
+    del model
     for name in REAL_FILES_COPIED:
         if (real_dir / name).exists():
             shutil.copyfile(real_dir / name, out_dir / name)  # overwrites the generation_config save_pretrained wrote
