@@ -30,7 +30,8 @@ PAPER_CONFIG = REPO / "configs" / "paper" / "grpo-qwen2vl-2b-base-sat.yaml"
 def overrides(args: argparse.Namespace, model_dir: Path, out: Path) -> list[str]:
     common = [f"model_path={model_dir}", f"output_dir={out}", "train_data=synthetic", "train_split=train",
               "data_options={n: 64}", "eval_data=synthetic", "eval_split=test", f"eval_limit={args.eval_items}",
-              f"eval_batch_size={args.eval_items}", "report_to=[]", "progress_bar=false", "eval_every=0"]
+              f"eval_batch_size={args.eval_items}", "report_to=[]", "progress_bar=false",
+              "eval_every=1000"]  # loads the evaluation items; the steps here are taken by hand
     if args.cpu_smoke:  # shrink only: the reduced model, short completions, small images, fp32 compute on CPU
         return common + ["attn_implementation=sdpa", "max_completion_length=8", "eval_max_new_tokens=4",
                          "max_pixels=12544", "gradient_accumulation_steps=1", "mixed_precision='no'"]
