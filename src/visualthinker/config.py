@@ -21,7 +21,10 @@ from visualthinker.errors import ConfigError
 class TrainConfig:
     # model ---------------------------------------------------------------------------------------------------
     model_path: str = ""  # local HF directory or hub id of the policy (the paper: Qwen/Qwen2-VL-2B, base)
-    ref_model_path: str | None = None  # frozen reference for the KL term; default: model_path
+    ref_model_path: str | None = None  # frozen reference for the KL term; default: the initial policy
+    # Start the policy from another run's weights (a run directory -> its final/, or a checkpoints/step-N or
+    # final/ folder), e.g. an SFT cold start; model_path still names the family, processor and prompt.
+    init_from: str | None = None
     # Precision. `dtype` is the dtype the frozen reference is loaded in (it only runs forward passes). The
     # trained policy's weights, and the optimizer step on them, are float32 (master weights) unless
     # `low_precision_weights` is true. The compute dtype of forward and backward is `mixed_precision` (autocast
@@ -49,7 +52,7 @@ class TrainConfig:
     data_options: dict[str, Any] = field(default_factory=dict)  # passed to the loader (e.g. n, difficulty)
     eval_data: str | None = None  # periodic evaluation set; None = off
     eval_split: str | None = "test"
-    eval_limit: int | None = 64
+    eval_limit: int | None = 64  # a seeded subset stratified over tasks (evaluation/subset.py); null = all
     eval_options: dict[str, Any] = field(default_factory=dict)
     eval_every: int = 0  # steps; 0 = off. Also evaluates at step 0 when on.
     eval_max_new_tokens: int = 1024
@@ -158,6 +161,8 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"config key '{key}': bad value {value!r}")
     if origin is Literal:
+        if value is False and "no" in args:  # YAML 1.1 reads a bare `no` (mixed_precision=no) as false
+            value = "no"
         if value not in args:
             raise ConfigError(f"config key '{key}': {value!r} is not one of {list(args)}")
         return value
@@ -191,9 +196,9 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+def _field_types(cls: type = TrainConfig) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 ALIASES = {"lr": "learning_rate", "G": "num_generations", "kl_coef": "beta", "model": "model_path"}
@@ -211,8 +216,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def build_config(values: dict[str, Any]) -> TrainConfig:
-    types_by_key = _field_types()
+def build_config(values: dict[str, Any], cls: type = TrainConfig):
+    """`cls` is TrainConfig or another config dataclass with a `validate()` (e.g. sft.config.SFTConfig)."""
+    types_by_key = _field_types(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in types_by_key:
@@ -220,11 +226,11 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
             hint = f"; did you mean {close!r}?" if close else ""
             raise ConfigError(f"unknown config key '{key}'{hint}")
         kwargs[key] = _coerce(key, value, types_by_key[key])
-    return TrainConfig(**kwargs).validate()
+    return cls(**kwargs).validate()
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config (or none) and apply `key=value` overrides on top."""
+def load_config(path: str | Path | None, overrides: list[str] | None = None, cls: type = TrainConfig):
+    """Read a YAML config (or none) and apply `key=value` overrides on top; builds a `cls` (TrainConfig)."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -240,8 +246,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     for text in overrides or []:
         key, value = parse_override(text)
         values[key] = value
-    return build_config(values)
+    return build_config(values, cls)
 
 
-def save_config(config: TrainConfig, path: str | Path) -> None:
+def save_config(config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
