@@ -13,7 +13,7 @@ from visualthinker.trainer.launch import build_accelerator
 from visualthinker.trainer.setup import build_optimizer, build_policy
 
 pytestmark = needs_real_files
-BASE_CONFIG = next(p for p in PAPER_CONFIGS if "base" in p.name)
+BASE_CONFIG = next(p for p in PAPER_CONFIGS if p.name == "grpo-qwen2vl-2b-base-sat.yaml")
 
 
 def one_step(model_dir, tmp_path, *overrides: str) -> tuple[float, dict[str, torch.Tensor]]:
