@@ -28,8 +28,11 @@ PAPER_CONFIG = REPO / "configs" / "paper" / "grpo-qwen2vl-2b-base-sat.yaml"
 
 
 def overrides(args: argparse.Namespace, model_dir: Path, out: Path) -> list[str]:
+    # 672 x 672 images are cut down to max_pixels: about 512 visual tokens per prompt, the paper's worst case
+    size = 112 if args.cpu_smoke else 672
     common = [f"model_path={model_dir}", f"output_dir={out}", "train_data=synthetic", "train_split=train",
-              "data_options={n: 64}", "eval_data=synthetic", "eval_split=test", f"eval_limit={args.eval_items}",
+              f"data_options={{n: 64, image_size: {size}}}", f"eval_options={{image_size: {size}}}",
+              "eval_data=synthetic", "eval_split=test", f"eval_limit={args.eval_items}",
               f"eval_batch_size={args.eval_items}", "report_to=[]", "progress_bar=false",
               "eval_every=1000"]  # loads the evaluation items; the steps here are taken by hand
     if args.cpu_smoke:  # shrink only: the reduced model, short completions, small images, fp32 compute on CPU
