@@ -27,7 +27,16 @@ class TrainConfig:
     # Start the policy from another run's weights (a run directory -> its final/, or a checkpoints/step-N or
     # final/ folder), e.g. an SFT cold start; model_path still names the family, processor and prompt.
     init_from: str | None = None
+    # Precision. `dtype` is the dtype the frozen reference is loaded in (it only runs forward passes). The
+    # trained policy's weights, and the optimizer step on them, are float32 (master weights) unless
+    # `low_precision_weights` is true. The compute dtype of forward and backward is `mixed_precision` (autocast
+    # through accelerate; under DeepSpeed its bf16 engine, under FSDP2 its mixed-precision policy - both keep the
+    # fp32 masters). The paper's setting: dtype bfloat16 + mixed_precision bf16 = bf16 compute, fp32 masters.
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # True: load the policy in `dtype` and let AdamW update those weights in place, with no fp32 copy. Saves
+    # memory, but an update smaller than half an ulp (bf16: 2^-9 of the weight) is lost - at lr 1e-6 most of
+    # them. Warned about at start.
+    low_precision_weights: bool = False
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU
     gradient_checkpointing: bool = False
     freeze_vision: bool = False  # really freezes the vision tower (the original flag was a no-op)
@@ -78,6 +87,10 @@ class TrainConfig:
     # optimisation --------------------------------------------------------------------------------------------
     learning_rate: float = 1e-6
     lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
+    # The scheduler's horizon in rollout steps (linear/cosine decay reach their end there); None = max_steps.
+    # Larger than max_steps trains on a prefix of a longer schedule, as the paper's 1 500 steps of the
+    # original's 2-epoch run did.
+    lr_schedule_steps: int | None = None
     warmup_steps: int = 0
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
@@ -85,7 +98,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_steps: int = 1500
     seed: int = 42
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # compute dtype (autocast); see `dtype` above
     # outputs -------------------------------------------------------------------------------------------------
     output_dir: str = "runs/default"
     save_every: int = 100

@@ -86,6 +86,7 @@ RANGES: dict[str, Range] = {
     "epsilon_high": at_least(0),
     # optimisation
     "learning_rate": positive(),
+    "lr_schedule_steps": at_least(1, "null = max_steps", allow_none=True),
     "warmup_steps": at_least(0, "0 = no warm-up"),
     "weight_decay": at_least(0, "0 = none"),
     "adam_beta1": fraction(),
