@@ -14,7 +14,9 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
+from visualthinker.config_checks import config_problems
 from visualthinker.errors import ConfigError
+from visualthinker.textfiles import read_text
 
 
 @dataclass
@@ -25,7 +27,16 @@ class TrainConfig:
     # Start the policy from another run's weights (a run directory -> its final/, or a checkpoints/step-N or
     # final/ folder), e.g. an SFT cold start; model_path still names the family, processor and prompt.
     init_from: str | None = None
+    # Precision. `dtype` is the dtype the frozen reference is loaded in (it only runs forward passes). The
+    # trained policy's weights, and the optimizer step on them, are float32 (master weights) unless
+    # `low_precision_weights` is true. The compute dtype of forward and backward is `mixed_precision` (autocast
+    # through accelerate; under DeepSpeed its bf16 engine, under FSDP2 its mixed-precision policy - both keep the
+    # fp32 masters). The paper's setting: dtype bfloat16 + mixed_precision bf16 = bf16 compute, fp32 masters.
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # True: load the policy in `dtype` and let AdamW update those weights in place, with no fp32 copy. Saves
+    # memory, but an update smaller than half an ulp (bf16: 2^-9 of the weight) is lost - at lr 1e-6 most of
+    # them. Warned about at start.
+    low_precision_weights: bool = False
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU
     gradient_checkpointing: bool = False
     freeze_vision: bool = False  # really freezes the vision tower (the original flag was a no-op)
@@ -76,6 +87,10 @@ class TrainConfig:
     # optimisation --------------------------------------------------------------------------------------------
     learning_rate: float = 1e-6
     lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
+    # The scheduler's horizon in rollout steps (linear/cosine decay reach their end there); None = max_steps.
+    # Larger than max_steps trains on a prefix of a longer schedule, as the paper's 1 500 steps of the
+    # original's 2-epoch run did.
+    lr_schedule_steps: int | None = None
     warmup_steps: int = 0
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
@@ -83,7 +98,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_steps: int = 1500
     seed: int = 42
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # compute dtype (autocast); see `dtype` above
     # outputs -------------------------------------------------------------------------------------------------
     output_dir: str = "runs/default"
     save_every: int = 100
@@ -96,34 +111,10 @@ class TrainConfig:
 
     # ---------------------------------------------------------------------------------------------------------
     def validate(self) -> TrainConfig:
-        def need(cond: bool, key: str, msg: str) -> None:
-            if not cond:
-                raise ConfigError(f"config key '{key}': {msg}")
-
-        need(bool(self.model_path), "model_path", "is required (a model directory or hub id)")
-        for key in ("num_generations", "per_device_prompts", "gradient_accumulation_steps", "max_completion_length",
-                    "max_steps", "num_iterations", "eval_max_new_tokens", "eval_batch_size", "min_pixels",
-                    "max_pixels", "trajectories_every"):
-            need(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
-        need(self.num_generations >= 2 or not self.scale_rewards, "num_generations",
-             "must be >= 2 for group-relative advantages with std scaling")
-        need(self.temperature > 0, "temperature", "must be > 0")
-        need(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        need(self.top_k >= 0, "top_k", "must be >= 0 (0 = off)")
-        need(self.beta >= 0, "beta", "must be >= 0")
-        need(self.learning_rate > 0, "learning_rate", "must be > 0")
-        need(self.save_every >= 0 and self.eval_every >= 0, "save_every/eval_every", "must be >= 0")
-        need(0 <= self.epsilon_low < 1 and self.epsilon_high >= 0, "epsilon_low/epsilon_high", "out of range")
-        need(self.min_pixels <= self.max_pixels, "min_pixels", "must be <= max_pixels")
-        need(self.lora_rank >= 0, "lora_rank", "must be >= 0")
-        need(not (self.freeze_vision and self.freeze_llm and self.lora_rank == 0), "freeze_llm",
-             "freezing both the vision tower and the LLM leaves nothing to train")
-        need(bool(self.rewards), "rewards", "needs at least one reward")
-        if self.reward_weights is not None:
-            need(len(self.reward_weights) == len(self.rewards), "reward_weights",
-                 f"has {len(self.reward_weights)} entries for {len(self.rewards)} rewards")
-        for name in self.reward_options:
-            need(name in self.rewards, "reward_options", f"names {name!r}, which is not in rewards {self.rewards}")
+        """Every problem found, one line each (key, value, fix); raises ConfigError if there is any."""
+        problems = config_problems(self)
+        if problems:
+            raise ConfigError("\n".join(problems))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,7 +188,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({' '.join(str(exc).split())})") from exc
     return key.strip(), value
 
 
@@ -221,10 +212,11 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, cls
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist")
+        text = read_text(path, ConfigError, f"config file {path}", what="YAML config file")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML ({exc})") from exc
+            raise ConfigError(f"config file {path} is not valid YAML ({' '.join(str(exc).split())})") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values")
         values.update(loaded)

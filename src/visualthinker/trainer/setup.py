@@ -3,6 +3,7 @@ SFTConfig (SFT)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,9 +51,25 @@ def initial_weights(config) -> str:
     return resolve_init_from(init_from) if init_from else config.model_path
 
 
+logger = logging.getLogger(__name__)
+
+
+def policy_weights_dtype(config: TrainConfig | SFTConfig) -> str:
+    """float32 master weights unless `low_precision_weights` asks for the weights in `dtype` (with a warning)."""
+    if not getattr(config, "low_precision_weights", False) or config.dtype == "float32":
+        return "float32"
+    logger.warning(
+        "low_precision_weights=true: the policy's weights are %s and AdamW updates them in place with no float32 "
+        "copy; at learning_rate %g most updates are smaller than half a %s ulp and are lost (plain DDP or one "
+        "process; DeepSpeed's bf16 engine keeps float32 masters anyway)", config.dtype, config.learning_rate,
+        config.dtype)
+    return config.dtype
+
+
 def build_policy(adapter: QwenVLAdapter, config: TrainConfig | SFTConfig) -> torch.nn.Module:
-    """The trainable model; GRPO and SFT configs share these keys (model, dtype, LoRA, freezing, checkpointing)."""
-    model = adapter.load_model(initial_weights(config), config.dtype, config.attn_implementation)
+    """The trainable model; GRPO and SFT configs share these keys (model, dtype, LoRA, freezing, checkpointing).
+    Its weights are float32 by default (master weights); the compute dtype comes from `mixed_precision`."""
+    model = adapter.load_model(initial_weights(config), policy_weights_dtype(config), config.attn_implementation)
     if config.lora_rank > 0:
         model = apply_lora(adapter, model, config)
     freeze(adapter, model, config.freeze_vision, config.freeze_llm)
@@ -66,7 +83,8 @@ def build_policy(adapter: QwenVLAdapter, config: TrainConfig | SFTConfig) -> tor
 
 
 def build_reference(adapter: QwenVLAdapter, config: TrainConfig) -> torch.nn.Module | None:
-    """A frozen copy of the initial policy; none when beta = 0, or with LoRA (the base weights serve)."""
+    """A frozen copy of the initial policy in `dtype` (forward passes only, so no master copy is needed);
+    none when beta = 0, or with LoRA (the base weights serve)."""
     if config.beta == 0 or config.lora_rank > 0:
         return None
     ref = adapter.load_model(config.ref_model_path or initial_weights(config), config.dtype,
@@ -86,8 +104,9 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig | SFTConfig, tot
     """AdamW and the LR schedule; `total_steps` = optimizer updates (default: GRPO's max_steps x mu)."""
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=config.learning_rate,
                                   betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay)
-    # One scheduler step per optimizer update: mu updates per rollout step.
-    total = total_steps if total_steps is not None else config.max_steps * config.num_iterations
+    # GRPO: one scheduler step per optimizer update, mu updates per rollout step, over lr_schedule_steps steps.
+    if total_steps is None:
+        total_steps = (config.lr_schedule_steps or config.max_steps) * config.num_iterations
     scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.warmup_steps,
-                              num_training_steps=total)
+                              num_training_steps=total_steps)
     return optimizer, scheduler
