@@ -7,22 +7,14 @@ import pytest
 import torch
 
 from tests.trainer.conftest import make_records
+from tests.trainer.test_train_run import _config
+from visualthinker.generation.shared import SharedPrefixGenerator
 from visualthinker.grpo.objective import chunked_token_logprobs, grpo_loss, token_logprobs
-from visualthinker.models import get_adapter
-from visualthinker.models.tiny import build_tiny_model
 from visualthinker.prompts import PromptSpec
-from visualthinker.trainer.rollout import policy_logprobs, shared_prefix_logprobs
+from visualthinker.trainer.loop import GRPOTrainer, SharedPrefixPlan, shared_prefix_plan
+from visualthinker.trainer.rollout import experience_logprobs, policy_logprobs, shared_prefix_logprobs
 
 G = 3
-
-
-@pytest.fixture(scope="module", params=["qwen2_vl", "qwen2_5_vl"])
-def family_setup(request, tmp_path_factory):
-    model_dir = build_tiny_model(tmp_path_factory.mktemp(request.param) / "m", family=request.param, seed=1)
-    adapter = get_adapter(str(model_dir))
-    processor = adapter.load_processor(str(model_dir))
-    model = adapter.load_model(str(model_dir)).eval()
-    return adapter, processor, model
 
 
 def _batch(adapter, processor, n_prompts: int, T: int, seed: int = 0):
@@ -102,3 +94,50 @@ def test_chunked_logprobs_are_exact_and_bounded():
     assert max(seen) == 4  # never more than 4 tokens' logits at once (forward and recomputation)
     torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
     torch.testing.assert_close(g_chunk, g_whole, rtol=1e-6, atol=1e-7)
+
+
+def _step_grads(trainer, exp, shared: bool):
+    exp.ref_logp = exp.old_logp = None
+    trainer.shared = shared_prefix_plan(trainer.config, 1) if shared else SharedPrefixPlan(False, False)
+    trainer._reference_logprobs(exp)
+    trainer.model.train()
+    logp = experience_logprobs(trainer.model, exp, trainer.config.temperature, trainer.shared.policy)
+    out = grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask, beta=trainer.config.beta)
+    trainer.model.zero_grad(set_to_none=True)
+    out.loss.backward()
+    trainer.model.eval()
+    grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
+    return out.loss.detach(), exp.ref_logp, exp.old_logp, grads
+
+
+@pytest.mark.parametrize("extra", [["lora_rank=4"], ["num_iterations=2"], ["freeze_vision=true", "beta=0.0"]])
+def test_trainer_step_equals_plain_path(tiny_model_dir, tmp_path, extra):
+    """Reference (LoRA: adapter off), old-policy (mu > 1) and policy passes through the trainer, both ways."""
+    if "lora_rank=4" in extra:
+        pytest.importorskip("peft")
+    trainer = GRPOTrainer(_config(tiny_model_dir, tmp_path / "run", "max_steps=1", *extra), make_records(3))
+    assert trainer.shared.rollout and trainer.shared.policy
+    assert isinstance(trainer.maker.generator, SharedPrefixGenerator)
+    exp = trainer.maker.make(make_records(3), torch.device("cpu"))
+    plain = _step_grads(trainer, exp, shared=False)
+    shared = _step_grads(trainer, exp, shared=True)
+    on = exp.completion_mask.bool()
+    torch.testing.assert_close(shared[0], plain[0], rtol=1e-5, atol=1e-7)
+    for a, b in zip(shared[1:3], plain[1:3], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a[on], b[on], rtol=1e-5, atol=1e-6)
+    assert shared[3].keys() == plain[3].keys() and plain[3]
+    for name, g in plain[3].items():
+        torch.testing.assert_close(shared[3][name], g, rtol=1e-5, atol=1e-7, msg=f"gradient of {name}")
+
+
+def test_shared_prefix_plan_says_where_it_is_off(tiny_model_dir, tmp_path):
+    config = _config(tiny_model_dir, tmp_path / "o")
+    assert shared_prefix_plan(config, 1) == SharedPrefixPlan(True, True)
+    assert not shared_prefix_plan(config, 2).rollout and "one process" in shared_prefix_plan(config, 2).reason
+    checkpointed = _config(tiny_model_dir, tmp_path / "o", "gradient_checkpointing=true")
+    plan = shared_prefix_plan(checkpointed, 1)
+    assert plan.rollout and not plan.policy and "gradient_checkpointing" in plan.reason
+    off = _config(tiny_model_dir, tmp_path / "o", "shared_prefix=false")
+    assert shared_prefix_plan(off, 1) == SharedPrefixPlan(False, False, "shared_prefix=false")

@@ -6,8 +6,8 @@ to and including the first stop token. All functions are free of I/O and model c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
