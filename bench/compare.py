@@ -79,10 +79,12 @@ def run_side(side: str, preset: Preset, model_dir: Path, steps: int) -> dict:
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    step_seconds, lengths = (_run_trl if side == "trl" else _run_visualthinker)(side, preset, model_dir, steps)
+    step_seconds, cpu_seconds, lengths = (_run_trl if side == "trl" else _run_visualthinker)(
+        side, preset, model_dir, steps)
     return {
         "side": side, "preset": preset.name, "steps": len(step_seconds), "step_seconds": step_seconds,
         "median_step_seconds": statistics.median(step_seconds[1:] or step_seconds),
+        "cpu_step_seconds": cpu_seconds, "median_cpu_step_seconds": statistics.median(cpu_seconds[1:] or cpu_seconds),
         "completion_tokens_per_step": preset.prompts * preset.group * preset.new_tokens,
         "mean_completion_length": lengths, "wall_seconds": time.perf_counter() - t0,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -109,9 +111,19 @@ def _run_visualthinker(side: str, preset: Preset, model_dir: Path, steps: int) -
         ])
         trainer = GRPOTrainer(config, records(preset, 8 * steps * preset.prompts))
         assert trainer.shared.policy == (side == "shared")
+        cpu: list[float] = []
+        step = trainer._train_step
+
+        def timed_step(*a, **k):
+            c0 = time.process_time()
+            out = step(*a, **k)
+            cpu.append(time.process_time() - c0)
+            return out
+
+        trainer._train_step = timed_step
         trainer.train()
         rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
-    return [r["step_seconds"] for r in rows], statistics.fmean(r["completion_length/mean"] for r in rows)
+    return [r["step_seconds"] for r in rows], cpu, statistics.fmean(r["completion_length/mean"] for r in rows)
 
 
 def _run_trl(side: str, preset: Preset, model_dir: Path, steps: int) -> tuple[list[float], float]:
@@ -136,14 +148,16 @@ def _run_trl(side: str, preset: Preset, model_dir: Path, steps: int) -> tuple[li
              "image": r.load_images(pixels, pixels)[0]} for r in records(preset, 8 * steps * preset.prompts)]
     model = adapter.load_model(str(model_dir), dtype="float32")
     times: list[float] = []
+    cpu: list[float] = []
     lengths: list[float] = []
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **kwargs):
             times.append(time.perf_counter() - self.t)
+            cpu.append(time.process_time() - self.c)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "completions/mean_length" in logs:
@@ -164,7 +178,7 @@ def _run_trl(side: str, preset: Preset, model_dir: Path, steps: int) -> tuple[li
                               callbacks=[StepTimer()])
         torch.manual_seed(0)
         trainer.train()
-    return times, statistics.fmean(lengths) if lengths else float("nan")
+    return times, cpu, statistics.fmean(lengths) if lengths else float("nan")
 
 
 # -- the parent: every side of every preset, then the table --------------------------------------------------------
@@ -200,7 +214,7 @@ def compare(preset_names: list[str], steps: int, cache: Path) -> int:
                 failed = True
                 continue
             results[side] = result
-            print(f"  {side:<7} {result['median_step_seconds']:8.2f} s/step  "
+            print(f"  {side:<7} {result['median_step_seconds']:8.2f} s/step (cpu {result['median_cpu_step_seconds']:7.2f} s)  "
                   f"{result['completion_tokens_per_step'] / result['median_step_seconds']:8.1f} tokens/s  "
                   f"peak RSS {result['peak_rss_mib']:7.0f} MiB  mean completion length "
                   f"{result['mean_completion_length']:.1f}  steps {', '.join(f'{s:.2f}' for s in result['step_seconds'])}")
@@ -236,10 +250,10 @@ def _ratios(results: dict) -> None:
             return f"{results[a][key] / results[b][key]:.2f}"
         return "n/a"
 
-    print(f"  ratios   step time shared/plain {ratio('shared', 'plain', 'median_step_seconds')}, "
-          f"shared/trl {ratio('shared', 'trl', 'median_step_seconds')}, plain/trl "
-          f"{ratio('plain', 'trl', 'median_step_seconds')}; peak RSS shared/plain "
-          f"{ratio('shared', 'plain', 'peak_rss_mib')}, shared/trl {ratio('shared', 'trl', 'peak_rss_mib')}")
+    for label, key in (("step time (wall)", "median_step_seconds"), ("step time (cpu)", "median_cpu_step_seconds"),
+                       ("peak RSS", "peak_rss_mib")):
+        print(f"  ratio    {label:<17} shared/plain {ratio('shared', 'plain', key)}  shared/trl "
+              f"{ratio('shared', 'trl', key)}  plain/trl {ratio('plain', 'trl', key)}")
 
 
 if __name__ == "__main__":  # one side: compare.py SIDE PRESET MODEL_DIR STEPS
