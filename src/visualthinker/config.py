@@ -21,8 +21,20 @@ from visualthinker.errors import ConfigError
 class TrainConfig:
     # model ---------------------------------------------------------------------------------------------------
     model_path: str = ""  # local HF directory or hub id of the policy (the paper: Qwen/Qwen2-VL-2B, base)
-    ref_model_path: str | None = None  # frozen reference for the KL term; default: model_path
+    ref_model_path: str | None = None  # frozen reference for the KL term; default: the initial policy
+    # Start the policy from another run's weights (a run directory -> its final/, or a checkpoints/step-N or
+    # final/ folder), e.g. an SFT cold start; model_path still names the family, processor and prompt.
+    init_from: str | None = None
+    # Precision. `dtype` is the dtype the frozen reference is loaded in (it only runs forward passes). The
+    # trained policy's weights, and the optimizer step on them, are float32 (master weights) unless
+    # `low_precision_weights` is true. The compute dtype of forward and backward is `mixed_precision` (autocast
+    # through accelerate; under DeepSpeed its bf16 engine, under FSDP2 its mixed-precision policy - both keep the
+    # fp32 masters). The paper's setting: dtype bfloat16 + mixed_precision bf16 = bf16 compute, fp32 masters.
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # True: load the policy in `dtype` and let AdamW update those weights in place, with no fp32 copy. Saves
+    # memory, but an update smaller than half an ulp (bf16: 2^-9 of the weight) is lost - at lr 1e-6 most of
+    # them. Warned about at start.
+    low_precision_weights: bool = False
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU
     gradient_checkpointing: bool = False
     freeze_vision: bool = False  # really freezes the vision tower (the original flag was a no-op)
@@ -40,7 +52,7 @@ class TrainConfig:
     data_options: dict[str, Any] = field(default_factory=dict)  # passed to the loader (e.g. n, difficulty)
     eval_data: str | None = None  # periodic evaluation set; None = off
     eval_split: str | None = "test"
-    eval_limit: int | None = 64
+    eval_limit: int | None = 64  # a seeded subset stratified over tasks (evaluation/subset.py); null = all
     eval_options: dict[str, Any] = field(default_factory=dict)
     eval_every: int = 0  # steps; 0 = off. Also evaluates at step 0 when on.
     eval_max_new_tokens: int = 1024
@@ -76,6 +88,10 @@ class TrainConfig:
     # optimisation --------------------------------------------------------------------------------------------
     learning_rate: float = 1e-6
     lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
+    # The scheduler's horizon in rollout steps (linear/cosine decay reach their end there); None = max_steps.
+    # Larger than max_steps trains on a prefix of a longer schedule, as the paper's 1 500 steps of the
+    # original's 2-epoch run did.
+    lr_schedule_steps: int | None = None
     warmup_steps: int = 0
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
@@ -83,7 +99,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_steps: int = 1500
     seed: int = 42
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # compute dtype (autocast); see `dtype` above
     # outputs -------------------------------------------------------------------------------------------------
     output_dir: str = "runs/default"
     save_every: int = 100
@@ -116,6 +132,8 @@ class TrainConfig:
         need(0 <= self.epsilon_low < 1 and self.epsilon_high >= 0, "epsilon_low/epsilon_high", "out of range")
         need(self.min_pixels <= self.max_pixels, "min_pixels", "must be <= max_pixels")
         need(self.lora_rank >= 0, "lora_rank", "must be >= 0")
+        need(self.lr_schedule_steps is None or self.lr_schedule_steps >= 1, "lr_schedule_steps",
+             f"must be >= 1 or null (= max_steps), got {self.lr_schedule_steps}")
         need(not (self.freeze_vision and self.freeze_llm and self.lora_rank == 0), "freeze_llm",
              "freezing both the vision tower and the LLM leaves nothing to train")
         need(bool(self.rewards), "rewards", "needs at least one reward")
@@ -146,6 +164,8 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"config key '{key}': bad value {value!r}")
     if origin is Literal:
+        if value is False and "no" in args:  # YAML 1.1 reads a bare `no` (mixed_precision=no) as false
+            value = "no"
         if value not in args:
             raise ConfigError(f"config key '{key}': {value!r} is not one of {list(args)}")
         return value
@@ -179,9 +199,9 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+def _field_types(cls: type = TrainConfig) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 ALIASES = {"lr": "learning_rate", "G": "num_generations", "kl_coef": "beta", "model": "model_path"}
@@ -199,8 +219,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def build_config(values: dict[str, Any]) -> TrainConfig:
-    types_by_key = _field_types()
+def build_config(values: dict[str, Any], cls: type = TrainConfig):
+    """`cls` is TrainConfig or another config dataclass with a `validate()` (e.g. sft.config.SFTConfig)."""
+    types_by_key = _field_types(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in types_by_key:
@@ -208,11 +229,11 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
             hint = f"; did you mean {close!r}?" if close else ""
             raise ConfigError(f"unknown config key '{key}'{hint}")
         kwargs[key] = _coerce(key, value, types_by_key[key])
-    return TrainConfig(**kwargs).validate()
+    return cls(**kwargs).validate()
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config (or none) and apply `key=value` overrides on top."""
+def load_config(path: str | Path | None, overrides: list[str] | None = None, cls: type = TrainConfig):
+    """Read a YAML config (or none) and apply `key=value` overrides on top; builds a `cls` (TrainConfig)."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -228,8 +249,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     for text in overrides or []:
         key, value = parse_override(text)
         values[key] = value
-    return build_config(values)
+    return build_config(values, cls)
 
 
-def save_config(config: TrainConfig, path: str | Path) -> None:
+def save_config(config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

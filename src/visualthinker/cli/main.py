@@ -10,7 +10,7 @@ import sys
 from visualthinker.errors import VisualThinkerError
 
 # name of module in visualthinker.cli -> registers one or more sub-commands
-COMMAND_MODULES = ("train", "data", "evaluate", "report", "demo")
+COMMAND_MODULES = ("train", "sft", "data", "evaluate", "report", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,18 @@ from visualthinker.prompts import PromptSpec
 VISION_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+# The Qwen2-VL-Instruct chat template (ChatML with the default system turn). The original SFT rendered the base
+# model's training text with it, and its evaluation copied it into the SFT checkpoint.
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
+    "<|im_end|>\n{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -86,9 +98,29 @@ class QwenVLAdapter:
         """Both <|im_end|> and <|endoftext|>: a base model often ends on the latter (the original's masking bug)."""
         return _token_ids(processor.tokenizer, STOP_TOKENS)
 
+    def vision_token_ids(self, processor) -> list[int]:
+        """The vision special tokens (start, end, pads): never a training target."""
+        return _token_ids(processor.tokenizer, VISION_TOKENS)
+
     def never_sample_ids(self, processor) -> list[int]:
         """Vision special tokens: sampling one breaks the next forward ("image features and tokens do not match")."""
-        return _token_ids(processor.tokenizer, VISION_TOKENS)
+        return self.vision_token_ids(processor)
+
+    def num_image_tokens(self, processor, width: int, height: int) -> int:
+        """How many <|image_pad|> tokens an image of this size becomes (patches merged 2x2), without encoding it."""
+        image_processor = processor.image_processor
+        patches = image_processor.get_number_of_image_patches(height, width, {})
+        return patches // (image_processor.merge_size ** 2)
+
+    def ensure_chat_template(self, processor) -> bool:
+        """Give a processor without roles in its template (the base checkpoint) the Qwen chat template, as the
+        original SFT did; returns True when it was added."""
+        template = getattr(processor, "chat_template", None)
+        if template and "<|im_start|>" in template:
+            return False
+        processor.chat_template = QWEN_CHAT_TEMPLATE
+        processor.tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+        return True
 
     def pad_token_id(self, processor) -> int:
         tok = processor.tokenizer

@@ -15,7 +15,7 @@ import torch
 from accelerate.utils import gather_object, set_seed
 from tqdm.auto import tqdm
 
-from visualthinker.config import TrainConfig, save_config
+from visualthinker.config import TrainConfig
 from visualthinker.data.record import Record
 from visualthinker.errors import ConfigError
 from visualthinker.generation.base import SamplingConfig
@@ -29,6 +29,7 @@ from visualthinker.trainer import checkpoint as ckpt
 from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, experience_logprobs
+from visualthinker.trainer.rundir import save_checkpoint, start_or_resume
 from visualthinker.trainer.sampler import PromptSchedule
 from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
 
@@ -125,23 +126,26 @@ class GRPOTrainer:
 
     def _prepare_output_dir(self) -> int:
         """Returns the step to start from (0, or the last complete checkpoint's when resuming)."""
-        start = 0
-        if self.config.resume:
-            found = ckpt.latest_checkpoint(self.output_dir)
-            if found is None:
-                raise ConfigError(f"resume=true but {self.output_dir}/checkpoints holds no complete checkpoint")
-            start, path = found
-            self.accelerator.load_state(str(path / "state"))
-            if self.is_main:
-                self.log.truncate_after(start)
-        elif self.log.metrics_path.exists() and self.log.metrics_path.stat().st_size > 0:
-            raise ConfigError(f"output_dir {self.output_dir} already holds a run; pass resume=true to continue it "
-                              "or choose another output_dir")
+        start = start_or_resume(self.accelerator, self.config, self.output_dir, self.log)
         if self.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            save_config(self.config, self.output_dir / "config.yaml")
+            self._save_eval_subset()
         self.accelerator.wait_for_everyone()
         return start
+
+    def _save_eval_subset(self) -> None:
+        """eval_subset.json: the ids every periodic evaluation uses; a resumed run must draw the same ones."""
+        if not (self.config.eval_every and self.eval_records):
+            return
+        from visualthinker.evaluation.subset import subset_manifest
+
+        c = self.config
+        manifest = subset_manifest(self.eval_records, data=c.eval_data, split=c.eval_split, seed=c.seed,
+                                   limit=c.eval_limit)
+        path = self.output_dir / "eval_subset.json"
+        if self.config.resume and path.exists() and json.loads(path.read_text())["ids"] != manifest["ids"]:
+            raise ConfigError(f"{path} lists other periodic-evaluation items than this run would use (eval_data, "
+                              "eval_limit or seed changed?); resume with the settings the run started with")
+        path.write_text(json.dumps(manifest, indent=1) + "\n")
 
     @torch.no_grad()
     def _reference_logprobs(self, exp: Experience) -> None:
@@ -269,6 +273,7 @@ class GRPOTrainer:
     def evaluate(self, step: int) -> dict[str, float]:
         """Greedy evaluation on the periodic set, sharded over ranks; logs eval/<name>/accuracy and length."""
         from visualthinker.evaluation import evaluate_records
+        from visualthinker.evaluation.runner import periodic_eval_spec
 
         acc = self.accelerator
         shard = self.eval_records[acc.process_index::acc.num_processes]
@@ -278,7 +283,7 @@ class GRPOTrainer:
             shard = shard + [dataclasses.replace(self.eval_records[0], id=f"{PAD_ID}{k}")
                              for k in range(per_rank - len(shard))]
         model = acc.unwrap_model(self.model)
-        result = evaluate_records(model, self.adapter, self.processor, shard, self.prompt_spec,
+        result = evaluate_records(model, self.adapter, self.processor, shard, periodic_eval_spec(self.prompt_spec),
                                   max_new_tokens=self.config.eval_max_new_tokens,
                                   batch_size=self.config.eval_batch_size, return_items=True, synced_gpus=synced)
         items = [i for i in result["items"] if not str(i["id"]).startswith(PAD_ID)]
@@ -298,21 +303,8 @@ class GRPOTrainer:
         return Path(data).name if ("/" in data or "\\" in data) else data
 
     def save_checkpoint(self, step: int) -> None:
-        acc = self.accelerator
-        acc.wait_for_everyone()
-        tmp = ckpt.temp_dir(self.output_dir, step)
-        if self.is_main:
-            ckpt.prune(self.output_dir, None)
-            tmp.mkdir(parents=True, exist_ok=True)
-        acc.wait_for_everyone()
-        acc.save_state(str(tmp / "state"))
-        self._save_model(tmp)
-        acc.wait_for_everyone()
-        if self.is_main:
-            ckpt.finalize(self.output_dir, step, {"step": step, "max_steps": self.config.max_steps,
-                                                  "time": time.time()})
-            ckpt.prune(self.output_dir, self.config.keep_checkpoints)
-        acc.wait_for_everyone()
+        save_checkpoint(self.accelerator, self.model, self.processor, self.output_dir, step, self.config.max_steps,
+                        self.config.keep_checkpoints)
 
     def _save_model(self, directory: Path) -> None:
         save_model(self.accelerator, self.model, self.processor, directory)

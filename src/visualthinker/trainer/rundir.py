@@ -1,0 +1,57 @@
+"""What `train` and `sft` do alike with a run directory: start a fresh run or resume from its last complete
+checkpoint, and write an atomic checkpoint (model directory + accelerate state) that resuming can trust."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+
+from visualthinker.config import save_config
+from visualthinker.errors import ConfigError
+from visualthinker.trainer import checkpoint as ckpt
+from visualthinker.trainer.launch import save_model
+from visualthinker.trainer.outputs import RunLog
+
+
+def start_or_resume(accelerator: Accelerator, config: Any, output_dir: Path, log: RunLog) -> int:
+    """Returns the step to start from: 0, or the last complete checkpoint's when `config.resume` is set (its
+    optimizer, scheduler and RNG states are restored and what was logged after it is dropped)."""
+    start = 0
+    if config.resume:
+        found = ckpt.latest_checkpoint(output_dir)
+        if found is None:
+            raise ConfigError(f"resume=true but {output_dir}/checkpoints holds no complete checkpoint")
+        start, path = found
+        accelerator.load_state(str(path / "state"))
+        if accelerator.is_main_process:
+            log.truncate_after(start)
+    elif log.metrics_path.exists() and log.metrics_path.stat().st_size > 0:
+        raise ConfigError(f"output_dir {output_dir} already holds a run; pass resume=true to continue it "
+                          "or choose another output_dir")
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, output_dir / "config.yaml")
+    accelerator.wait_for_everyone()
+    return start
+
+
+def save_checkpoint(accelerator: Accelerator, model: torch.nn.Module, processor, output_dir: Path, step: int,
+                    max_steps: int, keep: int | None) -> None:
+    """checkpoints/step-N: written to .tmp-step-N on all ranks, renamed when complete (main process)."""
+    accelerator.wait_for_everyone()
+    tmp = ckpt.temp_dir(output_dir, step)
+    if accelerator.is_main_process:
+        ckpt.prune(output_dir, None)
+        tmp.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp / "state"))
+    save_model(accelerator, model, processor, tmp)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        ckpt.finalize(output_dir, step, {"step": step, "max_steps": max_steps, "time": time.time()})
+        ckpt.prune(output_dir, keep)
+    accelerator.wait_for_everyone()
