@@ -8,7 +8,7 @@ import torch
 from tests.trainer.conftest import make_records
 from visualthinker.generation.base import SamplingConfig
 from visualthinker.generation.hf import HFGenerator
-from visualthinker.generation.shared import LogitsPipeline, SharedPrefixGenerator
+from visualthinker.generation.shared import LogitsPipeline, SharedPrefixGenerator, sample_categorical
 from visualthinker.prompts import PromptSpec
 
 
@@ -63,3 +63,13 @@ def test_sampled_rows_follow_their_own_prompt(family_setup):
     banned = torch.tensor(adapter.never_sample_ids(processor))
     assert not torch.isin(rollout.completion_ids, banned).any()
     assert (rollout.completion_mask.sum(-1) >= 1).all()
+
+
+def test_categorical_sampler_draws_the_distribution():
+    torch.manual_seed(0)
+    probs = torch.tensor([[0.5, 0.0, 0.3, 0.15, 0.05], [0.0, 0.0, 0.0, 1.0, 0.0]])
+    draws = torch.stack([sample_categorical(probs) for _ in range(20000)])  # (20000, 2)
+    freq = torch.bincount(draws[:, 0], minlength=5).double() / draws.shape[0]
+    assert freq[1] == 0  # zero-probability tokens are never drawn
+    torch.testing.assert_close(freq, probs[0].double(), rtol=0, atol=0.012)
+    assert (draws[:, 1] == 3).all()

@@ -176,8 +176,10 @@ class GRPOTrainer:
         exps = []
         for micro in range(config.gradient_accumulation_steps):
             records = [self.train_records[i] for i in self.schedule.indices(step, micro, config.gradient_accumulation_steps)]
-            exp = self.maker.make(records, self.accelerator.device)
-            self._reference_logprobs(exp)
+            # autocast here too: the shared-prefix path calls the model's modules, past accelerate's wrapped forward
+            with self.accelerator.autocast():
+                exp = self.maker.make(records, self.accelerator.device)
+                self._reference_logprobs(exp)
             exps.append(exp)
         gen_seconds = time.perf_counter() - t0
         self.model.train()
@@ -186,7 +188,8 @@ class GRPOTrainer:
         for _ in range(config.num_iterations):
             for exp in exps:
                 with self.accelerator.accumulate(self.model):
-                    logp = experience_logprobs(self.model, exp, config.temperature, self.shared.policy)
+                    with self.accelerator.autocast():
+                        logp = experience_logprobs(self.model, exp, config.temperature, self.shared.policy)
                     out = grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask,
                                     beta=config.beta, epsilon_low=config.epsilon_low,
                                     epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
