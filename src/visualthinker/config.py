@@ -14,7 +14,9 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
+from visualthinker.config_checks import config_problems
 from visualthinker.errors import ConfigError
+from visualthinker.textfiles import read_text
 
 
 @dataclass
@@ -112,36 +114,10 @@ class TrainConfig:
 
     # ---------------------------------------------------------------------------------------------------------
     def validate(self) -> TrainConfig:
-        def need(cond: bool, key: str, msg: str) -> None:
-            if not cond:
-                raise ConfigError(f"config key '{key}': {msg}")
-
-        need(bool(self.model_path), "model_path", "is required (a model directory or hub id)")
-        for key in ("num_generations", "per_device_prompts", "gradient_accumulation_steps", "max_completion_length",
-                    "max_steps", "num_iterations", "eval_max_new_tokens", "eval_batch_size", "min_pixels",
-                    "max_pixels", "trajectories_every"):
-            need(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
-        need(self.num_generations >= 2 or not self.scale_rewards, "num_generations",
-             "must be >= 2 for group-relative advantages with std scaling")
-        need(self.temperature > 0, "temperature", "must be > 0")
-        need(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        need(self.top_k >= 0, "top_k", "must be >= 0 (0 = off)")
-        need(self.beta >= 0, "beta", "must be >= 0")
-        need(self.learning_rate > 0, "learning_rate", "must be > 0")
-        need(self.save_every >= 0 and self.eval_every >= 0, "save_every/eval_every", "must be >= 0")
-        need(0 <= self.epsilon_low < 1 and self.epsilon_high >= 0, "epsilon_low/epsilon_high", "out of range")
-        need(self.min_pixels <= self.max_pixels, "min_pixels", "must be <= max_pixels")
-        need(self.lora_rank >= 0, "lora_rank", "must be >= 0")
-        need(self.lr_schedule_steps is None or self.lr_schedule_steps >= 1, "lr_schedule_steps",
-             f"must be >= 1 or null (= max_steps), got {self.lr_schedule_steps}")
-        need(not (self.freeze_vision and self.freeze_llm and self.lora_rank == 0), "freeze_llm",
-             "freezing both the vision tower and the LLM leaves nothing to train")
-        need(bool(self.rewards), "rewards", "needs at least one reward")
-        if self.reward_weights is not None:
-            need(len(self.reward_weights) == len(self.rewards), "reward_weights",
-                 f"has {len(self.reward_weights)} entries for {len(self.rewards)} rewards")
-        for name in self.reward_options:
-            need(name in self.rewards, "reward_options", f"names {name!r}, which is not in rewards {self.rewards}")
+        """Every problem found, one line each (key, value, fix); raises ConfigError if there is any."""
+        problems = config_problems(self)
+        if problems:
+            raise ConfigError("\n".join(problems))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,7 +191,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({' '.join(str(exc).split())})") from exc
     return key.strip(), value
 
 
@@ -239,10 +215,11 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, cls
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist")
+        text = read_text(path, ConfigError, f"config file {path}", what="YAML config file")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML ({exc})") from exc
+            raise ConfigError(f"config file {path} is not valid YAML ({' '.join(str(exc).split())})") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values")
         values.update(loaded)

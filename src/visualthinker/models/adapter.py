@@ -23,6 +23,7 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 from visualthinker.errors import ModelError
 from visualthinker.models.processor import ImageOnlyQwen2_5_VLProcessor, ImageOnlyQwen2VLProcessor
 from visualthinker.prompts import PromptSpec
+from visualthinker.textfiles import read_text
 
 VISION_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
@@ -57,6 +58,12 @@ class QwenVLAdapter:
             model = self.model_class.from_pretrained(path, **kwargs)
         except OSError as exc:
             raise ModelError(f"model {path!r} cannot be loaded ({exc}); give a local model directory or a hub id") from exc
+        except (ValueError, ImportError) as exc:
+            if not attn_implementation:
+                raise
+            reason = " ".join(str(exc).split())[:300]
+            raise ModelError(f"config key 'attn_implementation': {attn_implementation!r} cannot be used here "
+                             f"({reason}); use sdpa or eager, or install what it needs") from exc
         model.generation_config.pad_token_id = model.config.text_config.pad_token_id
         return model
 
@@ -203,7 +210,11 @@ def detect_family(path: str) -> str:
     """The architecture named in the model's config.json (architecture only; the prompt is never inferred)."""
     config_file = Path(path) / "config.json"
     if config_file.exists():
-        model_type = json.loads(config_file.read_text()).get("model_type", "")
+        try:
+            loaded = json.loads(read_text(config_file, ModelError))
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{config_file}: not valid JSON ({exc}); the model directory is damaged") from exc
+        model_type = loaded.get("model_type", "") if isinstance(loaded, dict) else ""
     else:
         try:
             from transformers import AutoConfig

@@ -73,6 +73,11 @@ class SFTConfig:
             if not cond:
                 raise ConfigError(f"config key '{key}': {msg}")
 
+        from visualthinker.config_checks import SFT_RANGES, range_problems
+
+        problems = range_problems(self, SFT_RANGES)  # every numeric key, the same rules as TrainConfig's
+        if problems:
+            raise ConfigError("\n".join(problems))
         need(bool(self.model_path), "model_path", "is required (a model directory or hub id)")
         for key in ("per_device_batch_size", "gradient_accumulation_steps", "max_seq_length", "min_pixels",
                     "max_pixels"):

@@ -17,10 +17,12 @@ from tqdm.auto import tqdm
 
 from visualthinker.data.record import Record
 from visualthinker.models.adapter import get_adapter
+from visualthinker.runlock import RunDirLock
 from visualthinker.sft.collate import IGNORE, collate
 from visualthinker.sft.config import SFTConfig
 from visualthinker.sft.data import build_examples
 from visualthinker.sft.schedule import BatchSchedule
+from visualthinker.trainer.guards import check_update, check_weights
 from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rundir import save_checkpoint, start_or_resume
@@ -70,7 +72,7 @@ class SFTTrainer:
         config, acc = self.config, self.accelerator
         t0 = time.perf_counter()
         self.model.train()
-        losses, grad_norms = [], []
+        losses, grad_norms, pending = [], [], []
         counts = torch.zeros(3, dtype=torch.float64, device=acc.device)  # loss tokens, real tokens, padded tokens
         for micro in range(config.gradient_accumulation_steps):
             examples = [self.examples[i] for i in self.schedule.indices(step, micro, acc.process_index)]
@@ -82,8 +84,11 @@ class SFTTrainer:
                 logits = self.model(**inputs, use_cache=False).logits
                 loss, n_loss = token_cross_entropy(logits, labels)
                 acc.backward(loss)
+                pending.append(loss.detach())
                 if acc.sync_gradients:
                     norm = acc.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                    check_update(acc, step + 1, pending, float(norm) if norm is not None else None)
+                    pending = []
                     grad_norms.append(float(norm) if norm is not None else float("nan"))
                     self.optimizer.step()
                     self.scheduler.step()
@@ -112,6 +117,11 @@ class SFTTrainer:
                         self.config.keep_checkpoints)
 
     def train(self) -> dict[str, Any]:
+        """The whole run, holding output_dir exclusively (a second trainer on it refuses at once)."""
+        with RunDirLock(self.output_dir, enabled=self.is_main):
+            return self._train()
+
+    def _train(self) -> dict[str, Any]:
         config, acc = self.config, self.accelerator
         start = start_or_resume(acc, config, self.output_dir, self.log)
         if config.report_to:
@@ -136,6 +146,7 @@ class SFTTrainer:
         bar.close()
         self.save_checkpoint(self.max_steps)
         acc.wait_for_everyone()
+        check_weights(acc, self.model, self.max_steps, "final/")
         save_model(acc, self.model, self.processor, self.output_dir / "final")
         checksums = gather_object([parameter_checksum(acc, self.model)])
         summary = {
@@ -160,7 +171,8 @@ def sft(config: SFTConfig) -> dict[str, Any]:
     from visualthinker.data import load_records
     from visualthinker.models.builtin import resolve_model_path
 
-    config = dataclasses.replace(config, model_path=resolve_model_path(config.model_path))
-    records = load_records(config.train_data, split=config.train_split, limit=config.train_limit, seed=config.seed,
-                           **config.data_options)
-    return SFTTrainer(config, records).train()
+    with RunDirLock(config.output_dir):  # before anything loads: a second run on the folder refuses at once
+        config = dataclasses.replace(config, model_path=resolve_model_path(config.model_path))
+        records = load_records(config.train_data, split=config.train_split, limit=config.train_limit,
+                               seed=config.seed, **config.data_options)
+        return SFTTrainer(config, records).train()

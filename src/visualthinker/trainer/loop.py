@@ -25,7 +25,9 @@ from visualthinker.grpo.objective import grpo_loss
 from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.registry import resolve_reward, reward_name
+from visualthinker.runlock import RunDirLock
 from visualthinker.trainer import checkpoint as ckpt
+from visualthinker.trainer import guards
 from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, experience_logprobs
@@ -181,10 +183,11 @@ class GRPOTrainer:
                 exp = self.maker.make(records, self.accelerator.device)
                 self._reference_logprobs(exp)
             exps.append(exp)
+        guards.check_rollouts(self.accelerator, step + 1, exps)  # before a NaN advantage reaches the loss
         gen_seconds = time.perf_counter() - t0
         self.model.train()
         normalizer = self._token_normalizer(exps)
-        losses, kls, clips, grad_norms = [], [], [], []
+        losses, kls, clips, grad_norms, pending = [], [], [], [], []
         for _ in range(config.num_iterations):
             for exp in exps:
                 with self.accelerator.accumulate(self.model):
@@ -195,8 +198,12 @@ class GRPOTrainer:
                                     epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
                                     token_normalizer=normalizer, max_completion_length=config.max_completion_length)
                     self.accelerator.backward(out.loss)
+                    pending.append(out.loss.detach())
                     if self.accelerator.sync_gradients:
                         norm = self.accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                        guards.check_update(self.accelerator, step + 1, pending,
+                                            float(norm) if norm is not None else None)
+                        pending = []
                         grad_norms.append(float(norm) if norm is not None else float("nan"))
                         self.optimizer.step()
                         self.scheduler.step()
@@ -317,6 +324,11 @@ class GRPOTrainer:
 
     # -- the loop --------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
+        """The whole run, holding output_dir exclusively (a second trainer on it refuses at once)."""
+        with RunDirLock(self.output_dir, enabled=self.is_main):
+            return self._train()
+
+    def _train(self) -> dict[str, Any]:
         config = self.config
         start = self._prepare_output_dir()
         if config.report_to:
@@ -348,6 +360,7 @@ class GRPOTrainer:
             self.save_checkpoint(config.max_steps)
         final = self.output_dir / "final"
         self.accelerator.wait_for_everyone()
+        guards.check_weights(self.accelerator, self.model, config.max_steps, "final/")
         self._save_model(final)
         checksums = gather_object([self.parameter_checksum()])
         summary = {

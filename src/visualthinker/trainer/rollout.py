@@ -15,6 +15,7 @@ from visualthinker.grpo.objective import chunked_token_logprobs, group_advantage
 from visualthinker.models.adapter import QwenVLAdapter
 from visualthinker.models.shared_prefix import causal_lm, completion_hidden
 from visualthinker.prompts import PromptSpec
+from visualthinker.trainer.guards import reward_tensor
 
 
 @dataclass
@@ -99,10 +100,7 @@ class ExperienceMaker:
         columns["prefills_think"] = [self.prompt_spec.prefills_think] * len(texts)
         out = {}
         for name, fn in self.reward_fns.items():
-            values = fn(texts, **columns)
-            if len(values) != len(texts):
-                raise ValueError(f"reward {name!r} returned {len(values)} values for {len(texts)} completions")
-            out[name] = torch.tensor([float(v) for v in values], dtype=torch.float32)
+            out[name] = reward_tensor(name, fn(texts, **columns), len(texts))
         return out
 
     def make(self, records: list[Record], device: torch.device) -> Experience:
