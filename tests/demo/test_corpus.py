@@ -113,3 +113,22 @@ def test_option_lists_use_the_benchmark_phrasing(corpus):
     phrased = [d for d in corpus if "Choose between the following options: " in d.text]
     assert len(phrased) > 0.2 * len(corpus)
 
+
+
+def test_repeat_pages_repeat_a_random_span_verbatim():
+    """`repeat` pages (off by default) hold one span two or more times, and adding them changes no other
+    document."""
+    import dataclasses
+
+    small = CorpusSpec(n_captions=20, n_dialogues=20, n_markup=10, n_prose=5, n_pages=5, n_quiz_pages=10, seed=1)
+    with_repeats = generate_corpus(dataclasses.replace(small, n_repeats=200))
+    repeats = [d for d in with_repeats if d.kind == "repeat"]
+    assert len(repeats) == 200 and all(d.image is None and d.text.endswith(EOS) for d in repeats)
+    for doc in repeats:
+        assert benchmark_leaks(doc.text) == [] and "<answer>" not in doc.text and "<think>" not in doc.text
+        # some 7-character run (the shortest code) occurs twice: the page can be predicted by copying from its own context
+        text = doc.text.removesuffix(EOS)
+        assert any(text[i:i + 7] in text[i + 1:] for i in range(len(text) - 7)), doc.text
+    assert len({d.text for d in repeats}) == 200  # random spans, not a few memorisable ones
+    others = sorted(d.text for d in with_repeats if d.kind != "repeat")
+    assert others == sorted(d.text for d in generate_corpus(small))

@@ -43,12 +43,17 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch):
 
 
 def test_pretraining_is_bit_for_bit_reproducible(tmp_path):
+    import dataclasses
+
     from visualthinker.demo.pretrain import pretrain
 
     spec = quick_settings().with_seed(2).pretrain
     a = pretrain(spec, tmp_path / "a", log=lambda _: None)
-    b = pretrain(spec, tmp_path / "b", log=lambda _: None)
+    # probing copy_accuracy during training only reads the model: same weights, and a curve of the probes
+    b = pretrain(dataclasses.replace(spec, probe_every=4), tmp_path / "b", log=lambda _: None)
     assert a["weights_sha256"] == b["weights_sha256"]
+    assert [step for step, _ in b["copy_curve"]] == [4, 8] and a["copy_curve"] == [[8, a["copy_accuracy"]]]
+    assert b["copy_curve"][-1][1] == a["copy_accuracy"]
 
 
 def test_demo_yaml_matches_the_demo_settings():

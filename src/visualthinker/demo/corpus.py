@@ -17,6 +17,10 @@ questions. Document kinds (every document ends with <|endoftext|>):
 - `markup`: HTML/XML snippets, quiz markup and puzzle write-ups in which <think> and <answer> tags also occur
   with other meanings (and often not in the think-then-answer order).
 - `prose`: generic sentences about shapes, colours, perspective and directions.
+- `repeat` (off by default): a page in which a span of random words or a random code occurs two or three times
+  verbatim (a quoted forum post, a song refrain, a booking code to quote back, a list read out twice). The
+  words are drawn uniformly from a large pool, so the repeat can only be predicted by copying from the
+  context: the in-context copying ("induction") that answering with a listed option needs.
 - `page`: a captioned image followed, further down the same page, by an unrelated dialogue (as a web page
   with a picture and a comment thread). It teaches nothing about the benchmark; it is there so that a long
   dialogue after an image is not out of distribution for the model.
@@ -61,7 +65,7 @@ BENCHMARK_STEMS = ("are in the image?", "Considering the relative positions", "c
 
 @dataclass(frozen=True)
 class Document:
-    kind: str  # caption | dialogue | markup | prose | page | quizpage
+    kind: str  # caption | dialogue | markup | prose | page | quizpage | repeat
     text: str  # with the vision placeholder where the image goes, ending in <|endoftext|>
     image: Image.Image | None = None
 
@@ -76,6 +80,7 @@ class CorpusSpec:
     n_prose: int = 300
     n_pages: int = 800  # an image with its caption, then an unrelated dialogue further down the page
     n_quiz_pages: int = 1500  # a page of several multiple-choice quizzes (a quiz site / a long chat)
+    n_repeats: int = 0  # pages that repeat a random span verbatim (quotes, refrains, codes): teach copying
     tagged_fraction: float = 0.1  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
     fictional_fraction: float = 0.75  # share of quizzes about made-up facts (options can only be copied)
     shape_quiz_fraction: float = 0.25  # share of made-up-fact quizzes whose options are coloured shapes
@@ -522,6 +527,49 @@ def prose_document(rng: random.Random, spec: CorpusSpec) -> Document:
     return Document("prose", " ".join(rng.sample(PROSE, rng.randint(2, 4))) + EOS)
 
 
+# Word pool for `repeat` pages: made-up names plus every plain word of the quizzes, drawn uniformly so that the
+# order carries no n-gram statistics a model could use instead of copying.
+REPEAT_WORDS = tuple(sorted(set(ADJECTIVES + NOUNS + COLOURS + PLACES + STICKERS + tuple(SHAPES)
+                                + tuple(w for pair in DIRECTIONS for w in pair))))
+
+
+def _random_span(rng: random.Random, lo: int, hi: int) -> str:
+    return " ".join(made_up_name(rng).lower() if rng.random() < 0.4 else rng.choice(REPEAT_WORDS)
+                    for _ in range(rng.randint(lo, hi)))
+
+
+def _random_code(rng: random.Random) -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "-".join("".join(rng.choice(alphabet) for _ in range(rng.randint(3, 5))) for _ in range(rng.randint(2, 4)))
+
+
+def repeat_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    """A web page in which one random span recurs verbatim (see the module docstring)."""
+    who, other = made_up_name(rng), made_up_name(rng)
+    span = _random_span(rng, 4, 14)
+    kind = rng.randrange(5)
+    if kind == 0:
+        text = (f"Posted by {who}:\n{span}\n\nReply from {other}:\n> {span}\n"
+                + rng.choice(("Ha, same here.", "Could not agree more.", "Where did you read that?", "+1")))
+    elif kind == 1:
+        verses = [_random_span(rng, 5, 10) for _ in range(rng.randint(2, 3))]
+        lines = [f"Lyrics: \"{made_up_name(rng)}\" by {who}"]
+        for verse in verses:
+            lines += [verse, f"Chorus: {span}"]
+        text = "\n".join(lines)
+    elif kind == 2:
+        code = _random_code(rng)
+        text = (f"Dear {who}, your booking code is {code}. {_random_span(rng, 3, 8).capitalize()}. "
+                f"Please quote {code} when you call. Booking code: {code}")
+    elif kind == 3:
+        items = ", ".join(_random_span(rng, 1, 2) for _ in range(rng.randint(3, 6)))
+        text = (f"{who}'s list: {items}.\n{_random_span(rng, 3, 8).capitalize()}.\n"
+                f"Read it back to me: {items}.")
+    else:
+        text = f"Say it three times fast: {span}. {span}. {span}."
+    return Document("repeat", text + EOS)
+
+
 def generate_corpus(spec: CorpusSpec) -> list[Document]:
     """All documents, shuffled; deterministic in `spec`."""
     rng = random.Random(f"demo-corpus:{spec.seed}")
@@ -531,6 +579,9 @@ def generate_corpus(spec: CorpusSpec) -> list[Document]:
     docs += [prose_document(rng, spec) for _ in range(spec.n_prose)]
     docs += [page_document(rng, spec) for _ in range(spec.n_pages)]
     docs += [quiz_page_document(rng, spec) for _ in range(spec.n_quiz_pages)]
+    # A separate stream, so that turning repeats on leaves every other document unchanged.
+    repeat_rng = random.Random(f"demo-corpus-repeats:{spec.seed}")
+    docs += [repeat_document(repeat_rng, spec) for _ in range(spec.n_repeats)]
     rng.shuffle(docs)
     return docs
 
