@@ -9,6 +9,10 @@ questions. Document kinds (every document ends with <|endoftext|>):
   *train* bucket, so no held-out image is ever seen) with web-like alt text: object lists, counts, left/right
   and above/below statements, which object is in front / closer to the camera, which objects are near each
   other. Statements only: never a question about the image, never an answer tag.
+  Optionally (`enumerate_fraction`, off by default) a caption opens with an enumeration instead: the objects
+  one at a time, left to right, with where each one is, then the total -- the long chains of the few web
+  captions that count carefully; `correction_fraction` of those first skip an object, miscount, and correct
+  themselves ("Wait, I missed the red circle at the top left. Counting again: ...").
 - `dialogue`: "A conversation between User and Assistant..." transcripts about unrelated quizzes, mostly
   multiple choice about made-up facts (so the only thing to learn is to answer with a listed option; a quarter
   of those list coloured shapes as plain-text options) and some small real ones (arithmetic, animals, the
@@ -81,6 +85,8 @@ class CorpusSpec:
     n_pages: int = 800  # an image with its caption, then an unrelated dialogue further down the page
     n_quiz_pages: int = 1500  # a page of several multiple-choice quizzes (a quiz site / a long chat)
     n_repeats: int = 0  # pages that repeat a random span verbatim (quotes, refrains, codes): teach copying
+    enumerate_fraction: float = 0.0  # share of captions that list the objects one by one before the total
+    correction_fraction: float = 0.0  # share of those enumerations that first miscount, then correct themselves
     tagged_fraction: float = 0.1  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
     fictional_fraction: float = 0.75  # share of quizzes about made-up facts (options can only be copied)
     shape_quiz_fraction: float = 0.25  # share of made-up-fact quizzes whose options are coloured shapes
@@ -192,6 +198,33 @@ CAPTION_FRAMES = (
 )
 
 
+def _where(obj: Obj, image_size: int) -> str:
+    x, y = obj[2] / image_size, obj[3] / image_size
+    row = "top" if y < 1 / 3 else "bottom" if y > 2 / 3 else "middle"
+    col = "left" if x < 1 / 3 else "right" if x > 2 / 3 else "centre"
+    return "in the centre" if (row, col) == ("middle", "centre") else f"at the {row} {col}"
+
+
+def _enumeration(rng: random.Random, objects: Sequence[Obj], image_size: int, correct_itself: bool) -> str:
+    """A long caption that goes through the objects one at a time (left to right) and only then states the
+    total; with `correct_itself` it first skips one object, miscounts, and then corrects the count."""
+    ordered = sorted(objects, key=lambda o: (o[2], o[3]))
+    items = [f"{i}. a {_name(o)} {_where(o, image_size)}" for i, o in enumerate(ordered, 1)]
+    total = len(ordered)
+    lead = rng.choice(("Going through the picture from left to right:", "Let me list every shape, one at a time:",
+                       "Shape by shape, from the left:"))
+    if correct_itself and total >= 2:
+        skipped = rng.randrange(total)
+        seen = [f"{j}. a {_name(o)} {_where(o, image_size)}"
+                for j, o in enumerate((o for i, o in enumerate(ordered) if i != skipped), 1)]
+        missed = ordered[skipped]
+        return (f"{lead} {'; '.join(seen)}. So {_number(rng, total - 1)} shapes. "
+                f"{rng.choice(('Wait,', 'Hmm, no.', 'Let me check again.'))} I missed the {_name(missed)} "
+                f"{_where(missed, image_size)}. Counting again: {'; '.join(items)}. "
+                f"That makes {_number(rng, total)} shapes in total.")
+    return f"{lead} {'; '.join(items)}. That makes {_number(rng, total)} shape{'s' if total != 1 else ''} in total."
+
+
 def caption_document(rng: random.Random, spec: CorpusSpec) -> Document:
     diff = DIFFICULTIES[spec.difficulty]
     while True:
@@ -214,6 +247,10 @@ def caption_document(rng: random.Random, spec: CorpusSpec) -> Document:
     sentences += _distances(rng, objects, limit=rng.randint(0, 2))
     head, rest = sentences[:1], sentences[1:]
     rng.shuffle(rest)
+    # (the fraction is tested first, so that with 0 the random stream -- and the default corpus -- is unchanged)
+    if spec.enumerate_fraction and rng.random() < spec.enumerate_fraction:
+        correct = bool(spec.correction_fraction) and rng.random() < spec.correction_fraction
+        head = [_enumeration(rng, objects, spec.image_size, correct)]
     text = " ".join(head + rest)
     frame = rng.choice(CAPTION_FRAMES)
     body = frame.format(image=VISION_PLACEHOLDER, text=text, n=rng.randint(1, 40))
