@@ -119,8 +119,6 @@ def test_option_lists_use_the_benchmark_phrasing(corpus):
 def test_repeat_pages_repeat_a_random_span_verbatim():
     """`repeat` pages (off by default) hold one span two or more times, and adding them changes no other
     document."""
-    import dataclasses
-
     small = CorpusSpec(n_captions=20, n_dialogues=20, n_markup=10, n_prose=5, n_pages=5, n_quiz_pages=10, seed=1)
     with_repeats = generate_corpus(dataclasses.replace(small, n_repeats=200))
     repeats = [d for d in with_repeats if d.kind == "repeat"]
