@@ -30,6 +30,7 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch):
         assert 0.0 <= data[key] <= 1.0
     assert len(data["response_length_curve"]) == 2
     assert 0.0 <= data["base_copy_accuracy"] <= 1.0 and data["base_sampling_temperature"] == 1.0
+    assert data["base_perception"]["n"] == 8 and 0.0 <= data["base_perception"]["accuracy"] <= 1.0
     assert (tmp_path / "run" / "grpo" / "final" / "model.safetensors").exists()
     assert (tmp_path / "run" / "grpo" / "metrics.jsonl").exists()
     assert summary == data

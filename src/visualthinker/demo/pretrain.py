@@ -170,6 +170,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     model.train()
     losses = []
     copy_curve: list[list[float]] = []
+    tokens_seen = 0  # text and image tokens of the language model (what emergence laws count)
     probe = dict(low_id=64, high_id=spec.vocab_size - 16, seed=spec.seed)  # ids past the special/byte tokens
     for step in range(spec.steps):
         if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
@@ -183,6 +184,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        tokens_seen += int(batch["attention_mask"].sum())
         if (step + 1) % 50 == 0 or step == 0:
             window = losses[-50:]
             log(f"pretrain step {step + 1}/{spec.steps}  loss {sum(window) / len(window):.3f}  "
@@ -201,7 +203,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
         "document_kinds": {k: sum(d.kind == k for d in docs) for k in ("caption", "dialogue", "markup", "prose", "page", "quizpage", "repeat")},
         "parameters": sum(p.numel() for p in model.parameters()), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "loss_curve": [round(sum(losses[i:i + 50]) / len(losses[i:i + 50]), 4) for i in range(0, len(losses), 50)],
-        "copy_accuracy": copy_top1, "copy_curve": copy_curve,
+        "copy_accuracy": copy_top1, "copy_curve": copy_curve, "tokens_seen": tokens_seen,
         "data_seconds": t_data, "wall_seconds": time.perf_counter() - t0,
         "weights_sha256": weights_digest(out_dir),
     }
