@@ -40,7 +40,7 @@ class TrainConfig:
     data_options: dict[str, Any] = field(default_factory=dict)  # passed to the loader (e.g. n, difficulty)
     eval_data: str | None = None  # periodic evaluation set; None = off
     eval_split: str | None = "test"
-    eval_limit: int | None = 64
+    eval_limit: int | None = 64  # a seeded subset stratified over tasks (evaluation/subset.py); null = all
     eval_options: dict[str, Any] = field(default_factory=dict)
     eval_every: int = 0  # steps; 0 = off. Also evaluates at step 0 when on.
     eval_max_new_tokens: int = 1024

@@ -2,7 +2,10 @@
 
 - `base`: the R1-Zero prompt for a base model; raw text, no roles, ends in "<think>" so the model continues
   its reasoning. The model is never told about <answer> tags: it discovers them through the format reward.
-- `instruct`: the chat prompt used for the instruct model, rendered by the model's chat template.
+- `instruct`: the chat prompt used for the instruct model, rendered by the model's chat template. Its text is
+  "<image>" + question + suffix, as in the released training code, where the SAT question itself began with
+  "<image>" ("<image> Answer in natural language. ... Choose between the following options: a or b  Output the
+  thinking process ..."); the instruct *evaluation* scripts sent the benchmark prompt without it.
 - `direct`: the no-reasoning base prompt of the paper's evaluation scripts.
 """
 
@@ -29,8 +32,9 @@ INSTRUCT_TRAIN_SUFFIX = (
 )
 INSTRUCT_EVAL_SUFFIX = "\nOutput the thinking process in <think> </think> and final answer in <answer> </answer> tags."
 
-# The released code sends "<image>" + prompt as text after the image item, so a literal "<image>" string
-# follows the vision tokens. Kept by default for fidelity; `literal_image_tag: false` drops it.
+# The released code sends "<image>" + prompt as text after the image item (base), or a SAT question that starts
+# with "<image>" (instruct), so a literal "<image>" string follows the vision tokens. Kept by default for
+# fidelity; `literal_image_tag: false` drops it.
 LITERAL_IMAGE_TAG = "<image>"
 
 
@@ -75,7 +79,7 @@ class PromptSpec:
         elif self.template == "direct":
             body = DIRECT_TEMPLATE.format(question=question)
         elif self.template == "instruct":
-            return question + self.instruct_suffix
+            body = question + self.instruct_suffix
         else:
             raise ValueError(f"unknown prompt template {self.template!r}; choose one of {TEMPLATES}")
         return (LITERAL_IMAGE_TAG if self.literal_image_tag else "") + body

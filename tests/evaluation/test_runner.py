@@ -87,11 +87,11 @@ def test_duplicate_ids_are_an_error(tmp_path):
 
 def test_predictions_are_scored_and_missing_ids_named():
     recs = {"cvbench": records(3)}
-    preds = {"r0": {"id": "r0", "response": "<answer>left</answer>"},
-             "r1": {"id": "r1", "response": "There is a lamp", "response_tokens": 4}}
+    preds = [{"id": "r0", "response": "<answer>left</answer>"},
+             {"id": "r1", "response": "There is a lamp", "response_tokens": 4}]
     with pytest.raises(DataError, match="cvbench:r2"):
         score_predictions(recs, preds, {}, "strict", "preds.jsonl")
-    preds["r2"] = {"id": "r2", "response": "(B)"}
+    preds.append({"id": "r2", "response": "(B)"})
     data = score_predictions(recs, preds, {}, "strict", "preds.jsonl")
     flags = [(it["correct"], it["correct_paper"]) for it in data["items"]]
     assert flags == [(True, True), (False, True), (False, False)]  # the last item is kept (unlike the original)

@@ -84,3 +84,15 @@ def test_paper_takes_the_rightmost_key_and_prefers_anchored_answers():
 def test_paper_gold_list_matches_the_original():
     assert paper_gold(LAMP, "chair", "B") == ["chair", "chair", "B", "b", "(b)", "(B)"]
     assert paper_gold(LAMP, "chair", None) == ["chair", "chair", "B", "b", "(b)", "(B)"]
+
+
+@pytest.mark.parametrize(("answer", "correct"), [("c", True), ("c.", True), ("(c)", True), ("c) 1", True),
+                                                 ("b", False), ("c 1", False), ("a chair", False)])
+def test_strict_reads_a_lone_lower_case_letter_as_the_option(answer, correct):
+    strict = score_strict(f"<think>x</think><answer>{answer}</answer>", COUNTS, "1", "C")
+    assert strict.correct == correct
+    assert strict.invalid_answer == (answer in ("c 1", "a chair"))
+
+
+def test_lone_lower_case_letter_needs_lettered_options():
+    assert not score_strict("<answer>b</answer>", LAMP, "chair", None).correct

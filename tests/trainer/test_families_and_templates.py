@@ -36,10 +36,22 @@ def test_instruct_template_uses_the_chat_template(tiny_model_dir, tmp_path):
     with pytest.raises(ModelError, match="instruct"):  # the flat base template has no roles
         adapter.render_prompt(processor, PromptSpec(template="instruct"), "Q?", 1)
     processor.chat_template = QWEN_CHAT
-    text = adapter.render_prompt(processor, PromptSpec(template="instruct"), "Is it left?", 1)
+    text = adapter.render_prompt(processor, PromptSpec(template="instruct", literal_image_tag=False), "Is it left?", 1)
     assert text.startswith("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Is it left?  Output the")
     assert text.endswith("<answer> </answer> tags.<|im_end|>\n<|im_start|>assistant\n")
     assert not PromptSpec(template="instruct").prefills_think
+
+
+def test_instruct_text_keeps_the_literal_image_tag_as_the_original():
+    from visualthinker.prompts import sat_question
+
+    # grpo.py formatted "{Question}  Output ..." with the SAT question "<image> Answer in natural language. ..."
+    question = sat_question("Is the cup left of the box?", ["yes", "no"])
+    expected = ("<image> Answer in natural language. Is the cup left of the box? Choose between the following "
+                "options: yes or no  Output the thinking process in <think> </think> and final answer (option) in "
+                "<answer> </answer> tags.")
+    assert PromptSpec(template="instruct").text(question) == expected
+    assert PromptSpec(template="instruct", literal_image_tag=False).text(question) == expected.removeprefix("<image>")
 
 
 def test_direct_template():

@@ -49,7 +49,8 @@ def test_accuracy_natural_language_choices(completion, expected):
 
 @pytest.mark.parametrize("answer,index", [
     ("(B)", 1), ("B", 1), ("B.", 1), ("(b)", 1), ("(B) 2", 1), ("2", 1), ("(B) 3", None),
-    ("b", None),  # a bare lower-case letter is not anchored enough ("a" is an article)
+    # a lone lower-case letter names an option (issue #10); with text it needs a delimiter ("a" is an article)
+    ("b", 1), ("c", 2), ("c.", 2), ("c)", 2), ("b. 2", 1), ("b) 3", None), ("a 3", None), ("e", None),
     ("There is a lamp", None), ("E", None),
 ])
 def test_anchored_letters(answer, index):

@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bench", default="cvbench,blink,vsr",
                    help=f"comma-separated benchmarks from {', '.join(BENCHES)} (default: cvbench,blink,vsr)")
     p.add_argument("--data", action="append", default=[], metavar="BENCH=PATH",
-                   help="local dataset path for a benchmark, e.g. cvbench=/data/CV-Bench (repeatable); "
-                        "without it the hub id is used")
+                   help="local dataset path for a benchmark, e.g. cvbench=/data/CV-Bench (repeatable; with a "
+                        "single --bench a bare PATH will do); without it the hub id is used")
     p.add_argument("--data-option", action="append", default=[], metavar="BENCH.KEY=VALUE",
                    help="loader option, e.g. vsr.image_root=/data/coco or blink.subtasks=Relative_Depth "
                         "(repeatable; comma-separated values become lists)")
@@ -31,11 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="reasoning: the R1 prompt with <think>; direct: the scripts' no-reasoning prompt")
     p.add_argument("--template", choices=("base", "instruct"), default="base",
                    help="base: flat prompt for a base model; instruct: the model's chat template")
-    p.add_argument("--no-literal-image-tag", action="store_true",
-                   help="drop the literal '<image>' string the original put after the vision tokens")
+    p.add_argument("--literal-image-tag", action=argparse.BooleanOptionalAction, default=None,
+                   help="the literal '<image>' string after the vision tokens; default: as the original scripts "
+                        "(base: on, instruct: off)")
     p.add_argument("--limit", type=int, help="first N items of each benchmark")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-new-tokens", type=int, default=1024)
+    p.add_argument("--max-new-tokens", type=int, help="default 1024 (the original scripts')")
+    p.add_argument("--decoding", choices=("explicit", "paper"), default="explicit",
+                   help="explicit (default): greedy, no repetition penalty, the checkpoint's generation_config "
+                        "ignored; paper: the original scripts' effective decoding (greedy, the checkpoint's "
+                        "repetition_penalty, 1.05 for Qwen2-VL-2B; 1024 new tokens)")
     p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
                    help="auto: bfloat16 on GPU, float32 on CPU")
     p.add_argument("--max-pixels", type=int, help="override the processor's max_pixels")
@@ -44,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="headline scoring (both are always computed and stored)")
     p.add_argument("--predictions", metavar="FILE.jsonl",
                    help="score precomputed responses (lines with id, response[, bench, response_tokens]) "
-                        "instead of generating")
+                        "instead of generating; id is the internal one (cvbench-12) or the dataset's (idx 12)")
     p.add_argument("--output", required=True, help="results.json to write (and resume from)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run_eval)
@@ -74,10 +79,17 @@ def _parse_data(pairs: list[str], benches: list[str]) -> dict[str, str]:
     for pair in pairs:
         bench, sep, path = pair.partition("=")
         bench = bench.strip().lower().replace("-", "")
-        if not sep or not path or bench not in BENCHES:
-            raise ConfigError(f"--data {pair!r} must be BENCH=PATH with BENCH one of {', '.join(BENCHES)}")
+        if not sep or bench not in BENCHES:
+            if len(benches) != 1:  # a bare path: only unambiguous with one benchmark
+                raise ConfigError(f"--data {pair!r} must be BENCH=PATH with BENCH one of {', '.join(BENCHES)} "
+                                  f"(a bare PATH only with a single --bench)")
+            bench, path = benches[0], pair
+        if not path:
+            raise ConfigError(f"--data {pair!r} has no path; give BENCH=PATH")
         if bench not in benches:
             raise ConfigError(f"--data {pair!r} names {bench}, which is not in --bench {','.join(benches)}")
+        if bench in out:
+            raise ConfigError(f"--data gives two paths for {bench} ({out[bench]!r}, {path!r}); give one")
         out[bench] = path
     return out
 
@@ -111,19 +123,15 @@ def load_benchmarks(benches: list[str], data: dict[str, str], options: dict[str,
     return records
 
 
-def read_predictions(path: str) -> dict[Any, dict]:
+def read_predictions(path: str) -> list[dict]:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"--predictions {path}: file not found; give a .jsonl with one {{id, response}} per line")
-    out: dict[Any, dict] = {}
+    out: list[dict] = []
     for n, row in iter_objects(file, DataError, label=f"--predictions {path}", hint="; fix or remove the line"):
         if "id" not in row or not isinstance(row.get("response"), str):
             raise DataError(f"--predictions {path} line {n} needs fields 'id' and 'response' (a string)")
-        key = (str(row["bench"]), str(row["id"])) if row.get("bench") else str(row["id"])
-        if key in out:
-            raise DataError(f"--predictions {path} line {n}: id {row['id']!r} occurs twice; "
-                            "add a 'bench' field to tell benchmarks apart")
-        out[key] = row
+        out.append(row)
     return out
 
 
@@ -173,27 +181,37 @@ def _run_eval(args: argparse.Namespace) -> int:
     options = _parse_options(args.data_option)
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    if args.batch_size < 1 or args.max_new_tokens < 1:
+    if args.batch_size < 1 or (args.max_new_tokens is not None and args.max_new_tokens < 1):
         raise ConfigError("--batch-size and --max-new-tokens must be >= 1")
     if not args.predictions and not args.model:
         raise ConfigError("give --model DIR to generate, or --predictions FILE.jsonl to score saved responses")
+    if not args.predictions:
+        from visualthinker.evaluation.decoding import eval_sampling
+
+        eval_sampling(args.decoding, None, args.max_new_tokens)  # bad combinations stop before anything loads
     predictions = read_predictions(args.predictions) if args.predictions else None
     records = load_benchmarks(benches, data, options, args.limit)
+    spec = eval_prompt_spec(args.prompt, args.template, literal_image_tag=args.literal_image_tag)
     config: dict[str, Any] = {
         "model": None if predictions is not None else args.model,
         "predictions": args.predictions,
         "benches": benches, "data": data, "data_options": options, "limit": args.limit,
-        "prompt": args.prompt, "template": args.template, "literal_image_tag": not args.no_literal_image_tag,
+        "prompt": args.prompt, "template": args.template, "literal_image_tag": spec.literal_image_tag,
         "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "scoring": args.scoring,
-        "decoding": "greedy, repetition_penalty=1.0, stop at <|im_end|> or <|endoftext|>",
-        "dtype": None, "max_pixels": args.max_pixels, "min_pixels": args.min_pixels,
+        "decoding": None, "dtype": None, "max_pixels": args.max_pixels, "min_pixels": args.min_pixels,
     }
     if predictions is not None:
-        result = score_predictions(records, predictions, config, args.scoring, f"--predictions {args.predictions}")
+        result = score_predictions(records, predictions, config, args.scoring, f"--predictions {args.predictions}",
+                                   allow_unmatched=args.limit is not None)
         write_results(args.output, result)
         _print_summary(result)
+        cfg = result["config"]
+        if cfg["predictions_unmatched"] or cfg["predictions_skipped"]:
+            print(f"--predictions: {cfg['predictions_unmatched']} response(s) outside --limit and "
+                  f"{cfg['predictions_skipped']} for benchmarks not in --bench were not scored")
         return 0
 
+    from visualthinker.evaluation.decoding import decoding_record, eval_sampling
     from visualthinker.evaluation.runner import process_state
     from visualthinker.models.adapter import get_adapter
 
@@ -202,8 +220,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     adapter = get_adapter(args.model)
     processor = adapter.load_processor(args.model, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
     model = adapter.load_model(args.model, config["dtype"]).to(state.device).eval()
-    spec = eval_prompt_spec(args.prompt, args.template, literal_image_tag=not args.no_literal_image_tag)
-    responder = ModelResponder(model, adapter, processor, spec, args.max_new_tokens)
+    sampling = eval_sampling(args.decoding, getattr(model, "generation_config", None), args.max_new_tokens)
+    config["max_new_tokens"] = sampling.max_new_tokens
+    config["decoding"] = decoding_record(args.decoding, sampling)
+    responder = ModelResponder(model, adapter, processor, spec, sampling=sampling)
     result = run_eval(records, responder, args.output, config, batch_size=args.batch_size,
                       headline=args.scoring, progress=not args.no_progress)
     if result is not None:

@@ -21,7 +21,8 @@ from visualthinker.errors import DataError
 
 RESULTS_FORMAT = 1
 # Settings that change what is generated: a resumed run must match them.
-GENERATION_KEYS = ("model", "predictions", "prompt", "template", "max_new_tokens", "dtype", "max_pixels", "min_pixels")
+GENERATION_KEYS = ("model", "predictions", "prompt", "template", "literal_image_tag", "max_new_tokens", "decoding",
+                   "dtype", "max_pixels", "min_pixels")
 
 
 def item_key(item: dict) -> tuple[str, str]:

@@ -21,8 +21,8 @@ from visualthinker.data.record import Record
 from visualthinker.errors import DataError
 from visualthinker.evaluation import metrics
 from visualthinker.evaluation import results as res
-from visualthinker.evaluation.metrics import CVBENCH_SOURCES
 from visualthinker.evaluation.scoring import score_paper, score_strict
+from visualthinker.evaluation.subset import image_source
 from visualthinker.generation import HFGenerator, SamplingConfig
 from visualthinker.prompts import INSTRUCT_EVAL_SUFFIX, PromptSpec
 
@@ -40,26 +40,46 @@ class Responder(Protocol):
     def __call__(self, records: list[Record]) -> list[Response]: ...
 
 
-def eval_prompt_spec(prompt: str = "reasoning", template: str = "base", literal_image_tag: bool = True) -> PromptSpec:
-    """The evaluation scripts' prompts: reasoning/direct x base/instruct (instruct uses the eval suffix)."""
+def eval_prompt_spec(prompt: str = "reasoning", template: str = "base",
+                     literal_image_tag: bool | None = None) -> PromptSpec:
+    """The evaluation scripts' prompts: reasoning/direct x base/instruct (instruct uses the eval suffix).
+
+    `literal_image_tag=None` follows the scripts: the base scripts sent "<image>" + prompt after the image, the
+    instruct scripts the benchmark prompt alone.
+    """
     if prompt not in ("reasoning", "direct"):
         raise ValueError(f"unknown prompt {prompt!r}; choose reasoning or direct")
+    tag = template == "base" if literal_image_tag is None else literal_image_tag
     if template == "base":
-        return PromptSpec("base" if prompt == "reasoning" else "direct", literal_image_tag=literal_image_tag)
+        return PromptSpec("base" if prompt == "reasoning" else "direct", literal_image_tag=tag)
     if template == "instruct":
         suffix = INSTRUCT_EVAL_SUFFIX if prompt == "reasoning" else ""
-        return PromptSpec("instruct", literal_image_tag=literal_image_tag, instruct_suffix=suffix)
+        return PromptSpec("instruct", literal_image_tag=tag, instruct_suffix=suffix)
     raise ValueError(f"unknown template {template!r}; choose base or instruct")
+
+
+def periodic_eval_spec(train_spec: PromptSpec) -> PromptSpec:
+    """The prompt periodic evaluation uses for a policy trained with `train_spec`: the evaluation scripts' one.
+
+    For instruct that is the eval suffix ("\\nOutput the thinking process ... final answer in <answer>") and no
+    literal "<image>" (the training text's tag came from the SAT question); base and direct keep the training
+    prompt, which is the scripts' one.
+    """
+    if train_spec.template == "instruct":
+        return eval_prompt_spec("reasoning", "instruct", literal_image_tag=False)
+    prompt = "direct" if train_spec.template == "direct" else "reasoning"
+    return eval_prompt_spec(prompt, "base", literal_image_tag=train_spec.literal_image_tag)
 
 
 class ModelResponder:
     """Greedy generation with a transformers model: every decoding option explicit, stop at any stop id."""
 
     def __init__(self, model, adapter, processor, spec: PromptSpec, max_new_tokens: int = 1024,
-                 max_pixels: int | None = None, min_pixels: int | None = None) -> None:
+                 max_pixels: int | None = None, min_pixels: int | None = None,
+                 sampling: SamplingConfig | None = None) -> None:
         self.adapter, self.processor, self.spec = adapter, processor, spec
         self.generator = HFGenerator(model, adapter, processor)
-        self.sampling = SamplingConfig.greedy(max_new_tokens)
+        self.sampling = sampling or SamplingConfig.greedy(max_new_tokens)
         image_processor = getattr(processor, "image_processor", None)
         self.max_pixels = max_pixels or getattr(image_processor, "max_pixels", None)
         self.min_pixels = min_pixels or getattr(image_processor, "min_pixels", None)
@@ -84,18 +104,17 @@ class ModelResponder:
                 zip(rollout.texts, rollout.lengths.tolist(), rollout.finished.tolist(), strict=True)]
 
 
-def _image_source(record: Record) -> str | None:
-    """CV-Bench's image source (ADE20K / COCO / Omni3D), which the official score groups by."""
-    for value in (record.raw.get("source"), record.subtask):
-        if isinstance(value, str) and value in CVBENCH_SOURCES:
-            return value
-    return None
+def dataset_id(record: Record) -> str | None:
+    """The dataset's own id of a record (CV-Bench and BLINK `idx`), which saved responses usually carry."""
+    value = record.raw.get("idx")
+    return None if value is None else str(value)
 
 
 def make_item(bench: str, record: Record) -> dict[str, Any]:
     return {
-        "id": str(record.id), "bench": bench, "task": record.task, "subtask": record.subtask,
-        "image_source": _image_source(record), "question": record.prompt, "choices": list(record.choices),
+        "id": str(record.id), "dataset_id": dataset_id(record), "bench": bench, "task": record.task,
+        "subtask": record.subtask,
+        "image_source": image_source(record), "question": record.prompt, "choices": list(record.choices),
         "gold": record.answer, "gold_letter": record.answer_letter,
     }
 
@@ -234,17 +253,55 @@ def finalize(items: list[dict], config: dict[str, Any], headline: str,
     }
 
 
-def score_predictions(records_by_bench: dict[str, Sequence[Record]], predictions: dict[Any, dict],
-                      config: dict[str, Any], headline: str, source: str) -> dict[str, Any]:
-    """Score precomputed responses ({"id", "response"[, "bench", "response_tokens", "finished"]}).
+def match_predictions(items: Sequence[dict], predictions: Sequence[dict],
+                      source: str) -> tuple[dict[tuple[str, str], dict], list[dict]]:
+    """Each saved response's item, by the internal id ("cvbench-12") or the dataset's own id (CV-Bench `idx`
+    12), within its `bench` when the line names one. Returns (item key -> prediction, predictions matching no
+    item). An id that fits several items, or two responses for one item, is an error."""
+    index: dict[str, list[tuple[str, str]]] = {}
+    for item in items:
+        for name in dict.fromkeys(n for n in (item["id"], item.get("dataset_id")) if n is not None):
+            index.setdefault(str(name), []).append(res.item_key(item))
+    matched: dict[tuple[str, str], dict] = {}
+    unmatched: list[dict] = []
+    for pred in predictions:
+        bench = pred.get("bench")
+        keys = [k for k in index.get(str(pred["id"]), []) if bench is None or k[0] == str(bench)]
+        if not keys:
+            unmatched.append(pred)
+            continue
+        if len(keys) > 1:
+            names = ", ".join(f"{b}:{i}" for b, i in keys)
+            raise DataError(f"{source}: id {pred['id']!r} fits several items ({names}); add a 'bench' field to "
+                            "that line, or use the internal id")
+        if keys[0] in matched:
+            raise DataError(f"{source}: two responses for {keys[0][0]}:{keys[0][1]} (ids {matched[keys[0]]['id']!r} "
+                            f"and {pred['id']!r}); keep one")
+        matched[keys[0]] = pred
+    return matched, unmatched
 
-    Every item must have a prediction: a missing one is an error (the original's re-scoring silently dropped
-    the last item).
+
+def score_predictions(records_by_bench: dict[str, Sequence[Record]], predictions: Sequence[dict],
+                      config: dict[str, Any], headline: str, source: str,
+                      allow_unmatched: bool = False) -> dict[str, Any]:
+    """Score saved responses ({"id", "response"[, "bench", "response_tokens", "finished"]} per prediction).
+
+    Every item must have a response: a missing one is an error (the original's re-scoring silently dropped the
+    last item). A response that fits no item is an error too, unless `allow_unmatched` (a --limit run scores
+    only part of the file); responses for benchmarks not evaluated are skipped. Both counts go in the config.
     """
     pairs = build_items(records_by_bench)
+    evaluated = set(records_by_bench)
+    wanted = [p for p in predictions if p.get("bench") is None or str(p["bench"]) in evaluated]
+    matched, unmatched = match_predictions([it for it, _ in pairs], wanted, source)
+    if unmatched and not allow_unmatched:
+        shown = ", ".join(repr(p["id"]) for p in unmatched[:5])
+        raise DataError(f"{source}: {len(unmatched)} response(s) fit no item of {', '.join(sorted(evaluated))} "
+                        f"(ids {shown}); use the internal id (\"cvbench-12\") or the dataset's own (idx 12), "
+                        "and a 'bench' field that names an evaluated benchmark")
     items, missing = [], []
     for item, _ in pairs:
-        pred = predictions.get(res.item_key(item)) or predictions.get(item["id"])
+        pred = matched.get(res.item_key(item))
         if pred is None:
             missing.append(f"{item['bench']}:{item['id']}")
             continue
@@ -254,6 +311,8 @@ def score_predictions(records_by_bench: dict[str, Sequence[Record]], predictions
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DataError(f"{source} has no response for {len(missing)} item(s): {shown}; "
                         "add them, or evaluate fewer items with --limit/--bench")
+    config = {**config, "predictions_unmatched": len(unmatched),
+              "predictions_skipped": len(predictions) - len(wanted)}
     return finalize(items, config, headline, None)
 
 

@@ -1,35 +1,29 @@
-"""Answer scoring: the strict scorer (our headline) and an emulation of the original scripts' lenient matching.
+"""Answer scoring: the strict scorer (our headline) and the original scripts' lenient matching.
 
 Strict (`score_strict`): the shared parser of the accuracy reward (`rewards/parsing.py`). The response must hold
 exactly one non-empty `<answer>` block; its content must name exactly one choice by text or, where the question
-showed lettered options, by an anchored letter ("B", "(B)", "B.", "(B) text"). A missing/duplicated/empty block
-is a *format failure*; an answer that names no choice (or several) is an *invalid answer*. Both score 0.
+showed lettered options, by an anchored letter ("B", "(B)", "B.", "(B) text", or a lone lower-case "b", "b.").
+A missing/duplicated/empty block is a *format failure*; an answer that names no choice (or several) is an
+*invalid answer*. Both score 0.
 
-Paper (`score_paper`): what the original evaluation scripts did with `math_verify` 0.5.2, re-implemented here on
-plain regular expressions so that math_verify is not a dependency:
+Paper (`score_paper`): exactly what the original evaluation scripts (`src/eval/evaluate_Qwen2_VL_CVBench*.py`)
+did, calling math-verify 0.5.2 (a pinned dependency) with the same arguments:
 
-1. The answer is the first match of `<answer>\\s*(.*?)\\s*</answer>` (no DOTALL, so a block that spans lines is
-   not found) or, failing that, the whole response.
-2. One prediction is extracted from it, as math_verify's string extraction does, from the "keys": the letters
-   A-F and a-f, "(A)".."(F)", "(a)".."(f)" and the choice texts. Matching is case-sensitive on the keys (the
-   choice text is looked for as written; all letter cases are keys). A key counts where it is preceded by the
-   start of the text or white space (optionally "**") and followed by ".", ",", ":", white space or the end
-   (optionally after "**"). Patterns are tried in priority order and the first group that matches wins:
-   "final answer ... is KEY", then "answer: ... KEY" (KEY within 50 characters), then "answer ... KEY", then
-   KEY at the very start, then KEY anywhere. Within a group the rightmost match wins.
-3. The prediction, lower-cased, is correct when it equals any of the lower-cased gold strings
-   [choice text lower, choice text, letter, lower letter, "(x)", "(X)"].
+1. `extract_answer`: the first match of `<answer>\\s*(.*?)\\s*</answer>` (no DOTALL, so a block that spans lines
+   is not found); when there is none, or it is empty, the whole response, unstripped.
+2. `math_verify.parse` of that text with LaTeX, expression and string extraction; the strings are the letters
+   A-F and a-f, "(a)".."(f)", "(A)".."(F)" and the choice texts, in the scripts' order.
+3. `math_verify.verify(gold=[choice text lower, choice text, letter, lower letter, "(x)", "(X)"], target=parsed)`.
 
-Known differences from math_verify: no LaTeX or sympy expression extraction (a number that is not a choice text
-is never a prediction; a number choice such as "3" is found as a key, which reproduces the "I see 3 cups" false
-positive), and keys are matched at every position rather than by one non-overlapping left-to-right scan.
+math-verify bounds its parsing with SIGALRM, which only works in the main thread; off it every parse would
+silently fail, so `score_paper` refuses to run there.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 from visualthinker.rewards.parsing import extract_answer, match_choice
 
@@ -55,7 +49,7 @@ class StrictScore:
 @dataclass(frozen=True)
 class PaperScore:
     answer: str  # the text the original scripts handed to math_verify
-    prediction: str | None  # the one string extracted from it (lower-cased)
+    prediction: str | None  # what math_verify extracted from it (its string form), or None
     correct: bool
 
 
@@ -75,41 +69,32 @@ def score_strict(response: str, choices: list[str], answer: str, answer_letter: 
 
 
 def paper_answer_text(response: str) -> str:
+    """The text the original scripts handed to math_verify: the first single-line answer block's content, or,
+    when there is none or it is empty, the whole response as it is."""
     m = PAPER_ANSWER_RE.search(response)
-    return (m.group(1) if m else response).strip()
+    return m.group(1) if m and m.group(1) else response
 
 
-@lru_cache(maxsize=4096)
-def _paper_patterns(keys: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    # Longest keys first, so that "(A)" wins over "A" and "left side" over "left" at the same position.
-    alternation = "|".join(re.escape(k) for k in sorted(set(keys), key=len, reverse=True))
-    key = f"(?P<key>{alternation})"
-    suffix = r"(?:\*\*)?(?=[.,:\s]|$)"
-    anywhere = rf"(?:^|(?<=\s))(?:\*\*)?{key}{suffix}"
-    return tuple(
-        re.compile(p)
-        for p in (
-            rf"(?i:final answer.{{0,100}}?)\s+is:?\s*{key}",
-            rf"(?i:answer):.{{0,50}}?(?:^|\s)(?:\*\*)?{key}{suffix}",
-            rf"(?i:answer).{{0,50}}?(?:^|\s)(?:\*\*)?{key}{suffix}",
-            rf"^(?:\*\*)?{key}{suffix}",
-            anywhere,
-        )
-    )
+def paper_strings(choices: list[str]) -> tuple[str, ...]:
+    """math_verify's string-extraction keys, in the order the original scripts gave them."""
+    upper = tuple(PAPER_LETTERS)
+    lower = tuple(PAPER_LETTERS.lower())
+    return upper + lower + tuple(f"({c})" for c in lower) + tuple(f"({c})" for c in upper) + tuple(choices)
 
 
-def paper_extract(answer_text: str, choices: list[str]) -> str | None:
-    """The single prediction the lenient matcher extracts (lower-cased), or None."""
-    keys = tuple(PAPER_LETTERS) + tuple(PAPER_LETTERS.lower())
-    keys += tuple(f"({c})" for c in PAPER_LETTERS) + tuple(f"({c})" for c in PAPER_LETTERS.lower())
-    keys += tuple(c for c in choices if c.strip())
-    for pattern in _paper_patterns(keys):
-        matches = list(pattern.finditer(answer_text))
-        if matches:
-            # rightmost end first, then the leftmost start
-            best = max(matches, key=lambda m: (m.end("key"), -m.start("key")))
-            return best.group("key").lower()
-    return None
+def paper_parse(answer_text: str, choices: list[str]) -> list:
+    """`math_verify.parse` exactly as the original scripts called it: sympy expressions and/or strings."""
+    _require_main_thread()
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, StringExtractionConfig, parse
+
+    config = [LatexExtractionConfig(), ExprExtractionConfig(), StringExtractionConfig(strings=paper_strings(choices))]
+    return parse(answer_text, extraction_config=config)
+
+
+def _require_main_thread() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("paper scoring calls math_verify, whose SIGALRM timeouts only work in the main thread; "
+                           "score in the main thread")
 
 
 def paper_gold(choices: list[str], answer: str, answer_letter: str | None) -> list[str]:
@@ -119,8 +104,12 @@ def paper_gold(choices: list[str], answer: str, answer_letter: str | None) -> li
 
 
 def score_paper(response: str, choices: list[str], answer: str, answer_letter: str | None) -> PaperScore:
-    """Lenient matching as in the paper's evaluation scripts (see the module docstring)."""
+    """The original scripts' lenient matching, through math_verify 0.5.2 (see the module docstring)."""
+    from math_verify import verify
+
     text = paper_answer_text(response)
-    prediction = paper_extract(text, choices)
-    golds = {g.lower() for g in paper_gold(choices, answer, answer_letter)}
-    return PaperScore(answer=text, prediction=prediction, correct=prediction is not None and prediction in golds)
+    parsed = paper_parse(text, choices)
+    correct = bool(verify(gold=paper_gold(choices, answer, answer_letter), target=parsed))
+    # parse returns [sympy value, its string] or [string]: the string is what a string gold can match
+    prediction = str(parsed[-1]) if parsed else None
+    return PaperScore(answer=text, prediction=prediction, correct=correct)

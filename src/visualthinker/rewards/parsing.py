@@ -3,6 +3,8 @@
 Rules: the answer is the content of exactly one <answer>...</answer> block. It is matched, after
 normalisation of case, whitespace and surrounding punctuation, to exactly one choice by its text, or,
 when the question showed lettered options, by an anchored letter such as "(B)", "B", "B." or "(B) text".
+A lower-case letter counts when it stands alone ("b", "b.", "b)") or is set off from agreeing text ("(b) text",
+"b. text"): an answer block holding only "c" names option C, while "a chair" stays the article, not option A.
 No tag, several tags, an empty answer or an ambiguous answer gives no match.
 """
 
@@ -15,6 +17,8 @@ ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _PUNCT = string.punctuation.replace("(", "").replace(")", "") + "“”‘’"
 _LETTER_RE = re.compile(r"^\(?([A-Z])\)?[.:]?(?:\s+(.*))?$")
 _PAREN_LOWER_RE = re.compile(r"^\(([a-z])\)[.:]?(?:\s+(.*))?$")
+# A bare lower-case letter needs a delimiter before any text, so that "a chair" is not read as option A.
+_LOWER_RE = re.compile(r"^([a-z])(?:[.:)](?:\s+(.*))?)?$")
 
 
 def extract_answer(completion: str) -> str | None:
@@ -50,7 +54,7 @@ def match_choice(answer: str, choices: list[str], letters: bool) -> int | None:
     if not letters:
         return None
     stripped = answer.strip()
-    m = _LETTER_RE.match(stripped) or _PAREN_LOWER_RE.match(stripped)
+    m = _LETTER_RE.match(stripped) or _PAREN_LOWER_RE.match(stripped) or _LOWER_RE.match(stripped)
     if not m:
         return None
     index = ord(m.group(1).upper()) - 65

@@ -104,8 +104,24 @@ class GRPOTrainer:
         if self.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.output_dir / "config.yaml")
+            self._save_eval_subset()
         self.accelerator.wait_for_everyone()
         return start
+
+    def _save_eval_subset(self) -> None:
+        """eval_subset.json: the ids every periodic evaluation uses; a resumed run must draw the same ones."""
+        if not (self.config.eval_every and self.eval_records):
+            return
+        from visualthinker.evaluation.subset import subset_manifest
+
+        c = self.config
+        manifest = subset_manifest(self.eval_records, data=c.eval_data, split=c.eval_split, seed=c.seed,
+                                   limit=c.eval_limit)
+        path = self.output_dir / "eval_subset.json"
+        if self.config.resume and path.exists() and json.loads(path.read_text())["ids"] != manifest["ids"]:
+            raise ConfigError(f"{path} lists other periodic-evaluation items than this run would use (eval_data, "
+                              "eval_limit or seed changed?); resume with the settings the run started with")
+        path.write_text(json.dumps(manifest, indent=1) + "\n")
 
     @torch.no_grad()
     def _reference_logprobs(self, exp: Experience) -> None:
@@ -232,6 +248,7 @@ class GRPOTrainer:
     def evaluate(self, step: int) -> dict[str, float]:
         """Greedy evaluation on the periodic set, sharded over ranks; logs eval/<name>/accuracy and length."""
         from visualthinker.evaluation import evaluate_records
+        from visualthinker.evaluation.runner import periodic_eval_spec
 
         acc = self.accelerator
         shard = self.eval_records[acc.process_index::acc.num_processes]
@@ -241,7 +258,7 @@ class GRPOTrainer:
             shard = shard + [dataclasses.replace(self.eval_records[0], id=f"{PAD_ID}{k}")
                              for k in range(per_rank - len(shard))]
         model = acc.unwrap_model(self.model)
-        result = evaluate_records(model, self.adapter, self.processor, shard, self.prompt_spec,
+        result = evaluate_records(model, self.adapter, self.processor, shard, periodic_eval_spec(self.prompt_spec),
                                   max_new_tokens=self.config.eval_max_new_tokens,
                                   batch_size=self.config.eval_batch_size, return_items=True, synced_gpus=synced)
         items = [i for i in result["items"] if not str(i["id"]).startswith(PAD_ID)]

@@ -16,12 +16,19 @@ def load_train_records(config: TrainConfig) -> list[Record]:
 
 
 def load_eval_records(config: TrainConfig) -> list[Record]:
+    """The periodic-evaluation set: `eval_limit` items drawn with `seed`, stratified over tasks (and CV-Bench
+    image sources) by `evaluation.subset`, the same at every step. The synthetic generator's first items are
+    already a seeded draw with balanced tasks, so for it `eval_limit` is passed on as the number to generate."""
     if not config.eval_data or not config.eval_every:
         return []
     from visualthinker.data import load_records
+    from visualthinker.evaluation.subset import stratified_subset
 
-    return load_records(config.eval_data, split=config.eval_split, limit=config.eval_limit, seed=config.seed,
-                        **config.eval_options)
+    if config.eval_data == "synthetic":
+        return load_records(config.eval_data, split=config.eval_split, limit=config.eval_limit, seed=config.seed,
+                            **config.eval_options)
+    full = load_records(config.eval_data, split=config.eval_split, seed=config.seed, **config.eval_options)
+    return stratified_subset(full, config.eval_limit, config.seed)
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
