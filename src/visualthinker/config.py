@@ -14,15 +14,29 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
+from visualthinker.config_checks import config_problems
 from visualthinker.errors import ConfigError
+from visualthinker.textfiles import read_text
 
 
 @dataclass
 class TrainConfig:
     # model ---------------------------------------------------------------------------------------------------
     model_path: str = ""  # local HF directory or hub id of the policy (the paper: Qwen/Qwen2-VL-2B, base)
-    ref_model_path: str | None = None  # frozen reference for the KL term; default: model_path
+    ref_model_path: str | None = None  # frozen reference for the KL term; default: the initial policy
+    # Start the policy from another run's weights (a run directory -> its final/, or a checkpoints/step-N or
+    # final/ folder), e.g. an SFT cold start; model_path still names the family, processor and prompt.
+    init_from: str | None = None
+    # Precision. `dtype` is the dtype the frozen reference is loaded in (it only runs forward passes). The
+    # trained policy's weights, and the optimizer step on them, are float32 (master weights) unless
+    # `low_precision_weights` is true. The compute dtype of forward and backward is `mixed_precision` (autocast
+    # through accelerate; under DeepSpeed its bf16 engine, under FSDP2 its mixed-precision policy - both keep the
+    # fp32 masters). The paper's setting: dtype bfloat16 + mixed_precision bf16 = bf16 compute, fp32 masters.
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # True: load the policy in `dtype` and let AdamW update those weights in place, with no fp32 copy. Saves
+    # memory, but an update smaller than half an ulp (bf16: 2^-9 of the weight) is lost - at lr 1e-6 most of
+    # them. Warned about at start.
+    low_precision_weights: bool = False
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU
     gradient_checkpointing: bool = False
     freeze_vision: bool = False  # really freezes the vision tower (the original flag was a no-op)
@@ -73,6 +87,10 @@ class TrainConfig:
     # optimisation --------------------------------------------------------------------------------------------
     learning_rate: float = 1e-6
     lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
+    # The scheduler's horizon in rollout steps (linear/cosine decay reach their end there); None = max_steps.
+    # Larger than max_steps trains on a prefix of a longer schedule, as the paper's 1 500 steps of the
+    # original's 2-epoch run did.
+    lr_schedule_steps: int | None = None
     warmup_steps: int = 0
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
@@ -80,7 +98,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_steps: int = 1500
     seed: int = 42
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # compute dtype (autocast); see `dtype` above
     # outputs -------------------------------------------------------------------------------------------------
     output_dir: str = "runs/default"
     save_every: int = 100
@@ -93,34 +111,10 @@ class TrainConfig:
 
     # ---------------------------------------------------------------------------------------------------------
     def validate(self) -> TrainConfig:
-        def need(cond: bool, key: str, msg: str) -> None:
-            if not cond:
-                raise ConfigError(f"config key '{key}': {msg}")
-
-        need(bool(self.model_path), "model_path", "is required (a model directory or hub id)")
-        for key in ("num_generations", "per_device_prompts", "gradient_accumulation_steps", "max_completion_length",
-                    "max_steps", "num_iterations", "eval_max_new_tokens", "eval_batch_size", "min_pixels",
-                    "max_pixels", "trajectories_every"):
-            need(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
-        need(self.num_generations >= 2 or not self.scale_rewards, "num_generations",
-             "must be >= 2 for group-relative advantages with std scaling")
-        need(self.temperature > 0, "temperature", "must be > 0")
-        need(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        need(self.top_k >= 0, "top_k", "must be >= 0 (0 = off)")
-        need(self.beta >= 0, "beta", "must be >= 0")
-        need(self.learning_rate > 0, "learning_rate", "must be > 0")
-        need(self.save_every >= 0 and self.eval_every >= 0, "save_every/eval_every", "must be >= 0")
-        need(0 <= self.epsilon_low < 1 and self.epsilon_high >= 0, "epsilon_low/epsilon_high", "out of range")
-        need(self.min_pixels <= self.max_pixels, "min_pixels", "must be <= max_pixels")
-        need(self.lora_rank >= 0, "lora_rank", "must be >= 0")
-        need(not (self.freeze_vision and self.freeze_llm and self.lora_rank == 0), "freeze_llm",
-             "freezing both the vision tower and the LLM leaves nothing to train")
-        need(bool(self.rewards), "rewards", "needs at least one reward")
-        if self.reward_weights is not None:
-            need(len(self.reward_weights) == len(self.rewards), "reward_weights",
-                 f"has {len(self.reward_weights)} entries for {len(self.rewards)} rewards")
-        for name in self.reward_options:
-            need(name in self.rewards, "reward_options", f"names {name!r}, which is not in rewards {self.rewards}")
+        """Every problem found, one line each (key, value, fix); raises ConfigError if there is any."""
+        problems = config_problems(self)
+        if problems:
+            raise ConfigError("\n".join(problems))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,6 +137,8 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"config key '{key}': bad value {value!r}")
     if origin is Literal:
+        if value is False and "no" in args:  # YAML 1.1 reads a bare `no` (mixed_precision=no) as false
+            value = "no"
         if value not in args:
             raise ConfigError(f"config key '{key}': {value!r} is not one of {list(args)}")
         return value
@@ -176,9 +172,9 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+def _field_types(cls: type = TrainConfig) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 ALIASES = {"lr": "learning_rate", "G": "num_generations", "kl_coef": "beta", "model": "model_path"}
@@ -192,12 +188,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({' '.join(str(exc).split())})") from exc
     return key.strip(), value
 
 
-def build_config(values: dict[str, Any]) -> TrainConfig:
-    types_by_key = _field_types()
+def build_config(values: dict[str, Any], cls: type = TrainConfig):
+    """`cls` is TrainConfig or another config dataclass with a `validate()` (e.g. sft.config.SFTConfig)."""
+    types_by_key = _field_types(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in types_by_key:
@@ -205,28 +202,29 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
             hint = f"; did you mean {close!r}?" if close else ""
             raise ConfigError(f"unknown config key '{key}'{hint}")
         kwargs[key] = _coerce(key, value, types_by_key[key])
-    return TrainConfig(**kwargs).validate()
+    return cls(**kwargs).validate()
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config (or none) and apply `key=value` overrides on top."""
+def load_config(path: str | Path | None, overrides: list[str] | None = None, cls: type = TrainConfig):
+    """Read a YAML config (or none) and apply `key=value` overrides on top; builds a `cls` (TrainConfig)."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist")
+        text = read_text(path, ConfigError, f"config file {path}", what="YAML config file")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML ({exc})") from exc
+            raise ConfigError(f"config file {path} is not valid YAML ({' '.join(str(exc).split())})") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values")
         values.update(loaded)
     for text in overrides or []:
         key, value = parse_override(text)
         values[key] = value
-    return build_config(values)
+    return build_config(values, cls)
 
 
-def save_config(config: TrainConfig, path: str | Path) -> None:
+def save_config(config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

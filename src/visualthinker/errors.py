@@ -15,3 +15,8 @@ class DataError(VisualThinkerError):
 
 class ModelError(VisualThinkerError):
     """A model directory or hub id cannot be loaded."""
+
+
+class TrainingError(VisualThinkerError):
+    """A run met a fault it cannot continue from: a non-finite reward, advantage, loss, gradient or weight, or a
+    reward function that broke its contract. The message names the step and the source."""

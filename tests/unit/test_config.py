@@ -44,4 +44,6 @@ def test_shipped_configs_are_valid():
     files = sorted(root.glob("*.yaml")) + sorted((root / "paper").glob("*.yaml"))
     assert files
     for path in files:
+        if path.name.startswith("sft-"):  # SFTConfig files: validated in tests/sft/test_paper_configs.py
+            continue
         load_config(path)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visualthinker.analysis.runs import RunDirError
+from visualthinker.textfiles import read_text
 
 REOPEN_THINK = "<think>"
 THINK_CLOSE = "</think>"
@@ -103,7 +104,7 @@ def load_lexicon(path: str | Path) -> Lexicon:
     if not file.is_file():
         raise RunDirError(f"lexicon file not found: {file}")
     markers = []
-    for line in file.read_text(encoding="utf-8").splitlines():
+    for line in read_text(file, RunDirError, f"lexicon file {file}").splitlines():
         marker = line.strip()
         if marker and not marker.startswith("#"):
             markers.append(marker)

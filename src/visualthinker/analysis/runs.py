@@ -18,6 +18,7 @@ import yaml
 
 from visualthinker.errors import VisualThinkerError
 from visualthinker.jsonl import iter_objects
+from visualthinker.textfiles import read_text
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -68,7 +69,7 @@ def load_config(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path, RunDirError))
     except yaml.YAMLError as exc:
         raise RunDirError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     return data if isinstance(data, dict) else None

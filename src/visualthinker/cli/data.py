@@ -7,9 +7,12 @@ import json
 from collections import Counter
 from typing import Any
 
+from visualthinker.cli.argtypes import non_negative_int, positive_int
 from visualthinker.errors import ConfigError
 
 SIZE_PROBE = 50
+DEFAULT_MAX_PIXELS = 401408  # TrainConfig's defaults (kept import-free so `--help` stays fast)
+DEFAULT_MIN_PIXELS = 3136
 
 
 def register(subparsers: Any) -> None:
@@ -18,10 +21,10 @@ def register(subparsers: Any) -> None:
 
     synth = sub.add_parser("synth", help="write the synthetic spatial set in the project's format")
     synth.add_argument("--out", required=True, help="output folder (records.jsonl + images/)")
-    synth.add_argument("--n", type=int, default=1000, help="number of records")
+    synth.add_argument("--n", type=positive_int, default=1000, help="number of records")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--split", choices=("train", "val", "test"), default="train")
-    synth.add_argument("--image-size", type=int, default=112)
+    synth.add_argument("--image-size", type=positive_int, default=112)
     synth.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="easy")
     synth.add_argument(
         "--tasks", default=None, help="comma-separated subset of count,relation,depth,distance"
@@ -31,13 +34,17 @@ def register(subparsers: Any) -> None:
 
     inspect = sub.add_parser("inspect", help="counts per task/subtask, sample records and image sizes")
     _add_source_args(inspect)
-    inspect.add_argument("--samples", type=int, default=3, help="sample records to show")
+    inspect.add_argument("--samples", type=non_negative_int, default=3, help="sample records to show")
     inspect.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     inspect.set_defaults(handler=cmd_inspect)
 
     validate = sub.add_parser("validate", help="check every record; exit 1 if any problem")
     _add_source_args(validate)
     validate.add_argument("--no-images", action="store_true", help="skip decoding the images")
+    validate.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                          help="bound images as training would (the config's max_pixels)")
+    validate.add_argument("--min-pixels", type=positive_int, default=DEFAULT_MIN_PIXELS,
+                          help="the config's min_pixels")
     validate.set_defaults(handler=cmd_validate)
 
     prepare = sub.add_parser("prepare", help="convert a dataset into the project's format")
@@ -45,9 +52,9 @@ def register(subparsers: Any) -> None:
     prepare.add_argument("--src", default=None, help="local file/folder (default: the hub id)")
     prepare.add_argument("--out", required=True)
     prepare.add_argument("--split", default=None)
-    prepare.add_argument("--n", type=int, default=15000, help="SAT: first N raw rows, before filtering")
+    prepare.add_argument("--n", type=positive_int, default=15000, help="SAT: first N raw rows, before filtering")
     prepare.add_argument("--seed", type=int, default=0, help="SAT: seed of the choice shuffle")
-    prepare.add_argument("--limit", type=int, default=None, help="keep at most this many records")
+    prepare.add_argument("--limit", type=positive_int, default=None, help="keep at most this many records")
     prepare.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE")
     prepare.add_argument("--overwrite", action="store_true")
     prepare.set_defaults(handler=cmd_prepare)
@@ -56,7 +63,7 @@ def register(subparsers: Any) -> None:
 def _add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="NAME|PATH", help="synthetic, sat, cvbench, blink, vsr, or a path")
     parser.add_argument("--split", default=None)
-    parser.add_argument("--limit", type=int, default=None, help="read at most this many records")
+    parser.add_argument("--limit", type=positive_int, default=None, help="read at most this many records")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--format", default=None, help="records|sat|cvbench|blink|vsr (default: sniffed)")
     parser.add_argument(
@@ -174,7 +181,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from visualthinker.data import validate_source
 
     records, problems = validate_source(
-        args.source, decode_images=not args.no_images, **_source_options(args)
+        args.source, decode_images=not args.no_images, max_pixels=args.max_pixels, min_pixels=args.min_pixels,
+        **_source_options(args),
     )
     for problem in problems:
         print(f"problem: {problem}")

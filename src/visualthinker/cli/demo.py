@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from visualthinker.cli.argtypes import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -14,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "seed, threads and library versions give bit-identical weights.")
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the demo's)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--steps", type=positive_int, default=None, help="pretraining steps (default: the demo's)")
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads (part of bit-for-bit reproducibility; 1 is fastest for a model this small)")
     p.set_defaults(handler=_pretrain)
 
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "held-out evaluation before and after, and a report. Writes DIR/summary.json.")
     d.add_argument("--out", default=None, help="output directory (default: runs/demo)")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--steps", type=int, default=None, help="GRPO steps (default: the demo's)")
+    d.add_argument("--steps", type=positive_int, default=None, help="GRPO steps (default: the demo's)")
     d.add_argument("--base", default=None, help="use this base model directory (from `visualthinker pretrain`)")
     d.add_argument("--no-cache", action="store_true", help="pretrain into DIR/base instead of using the cache")
     d.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny everything; not a result)")

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from visualthinker.cli.argtypes import positive_int
 from visualthinker.errors import ConfigError, DataError
 from visualthinker.jsonl import iter_objects
 
@@ -34,17 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--literal-image-tag", action=argparse.BooleanOptionalAction, default=None,
                    help="the literal '<image>' string after the vision tokens; default: as the original scripts "
                         "(base: on, instruct: off)")
-    p.add_argument("--limit", type=int, help="first N items of each benchmark")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-new-tokens", type=int, help="default 1024 (the original scripts')")
+    p.add_argument("--limit", type=positive_int, help="first N items of each benchmark")
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--max-new-tokens", type=positive_int, help="default 1024 (the original scripts')")
     p.add_argument("--decoding", choices=("explicit", "paper"), default="explicit",
                    help="explicit (default): greedy, no repetition penalty, the checkpoint's generation_config "
                         "ignored; paper: the original scripts' effective decoding (greedy, the checkpoint's "
                         "repetition_penalty, 1.05 for Qwen2-VL-2B; 1024 new tokens)")
     p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
                    help="auto: bfloat16 on GPU, float32 on CPU")
-    p.add_argument("--max-pixels", type=int, help="override the processor's max_pixels")
-    p.add_argument("--min-pixels", type=int, help="override the processor's min_pixels")
+    p.add_argument("--max-pixels", type=positive_int, help="override the processor's max_pixels")
+    p.add_argument("--min-pixels", type=positive_int, help="override the processor's min_pixels")
     p.add_argument("--scoring", choices=("strict", "paper"), default="strict",
                    help="headline scoring (both are always computed and stored)")
     p.add_argument("--predictions", metavar="FILE.jsonl",
@@ -125,6 +126,8 @@ def load_benchmarks(benches: list[str], data: dict[str, str], options: dict[str,
 
 def read_predictions(path: str) -> list[dict]:
     file = Path(path)
+    if file.is_dir():
+        raise DataError(f"--predictions {path} is a directory; give a .jsonl file with one {{id, response}} per line")
     if not file.is_file():
         raise DataError(f"--predictions {path}: file not found; give a .jsonl with one {{id, response}} per line")
     out: list[dict] = []
@@ -177,6 +180,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     )
 
     benches = _parse_benches(args.bench)
+    output = Path(args.output)
+    if output.is_dir():
+        raise ConfigError(f"--output {args.output} is a directory; give a file path such as "
+                          f"{output / 'results.json'}")
     data = _parse_data(args.data, benches)
     options = _parse_options(args.data_option)
     if args.limit is not None and args.limit < 1:

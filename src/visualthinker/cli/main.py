@@ -10,7 +10,7 @@ import sys
 from visualthinker.errors import VisualThinkerError
 
 # name of module in visualthinker.cli -> registers one or more sub-commands
-COMMAND_MODULES = ("train", "data", "evaluate", "report", "demo")
+COMMAND_MODULES = ("train", "sft", "data", "evaluate", "report", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except VisualThinkerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem
+            print(f"error: {line}", file=sys.stderr)
         return 2
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from visualthinker.cli.argtypes import positive_int
 from visualthinker.errors import ConfigError
 
 DEFAULT_COMPARE_OUT = "report-compare"
@@ -31,12 +32,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help=f"output directory (default RUN_DIR/report, or ./{DEFAULT_COMPARE_OUT} with --compare)")
     parser.add_argument("--labels", metavar="A,B,...", help="comma-separated legend labels for --compare, one per run")
     parser.add_argument("--lexicon", type=Path, metavar="FILE", help="reflection markers file, one per line ('#' comments); replaces the default list")
-    parser.add_argument("--baseline-steps", type=int, default=10, metavar="K", help="logged steps averaged for the early baseline (default 10)")
+    parser.add_argument("--baseline-steps", type=positive_int, default=10, metavar="K", help="logged steps averaged for the early baseline (default 10)")
     parser.add_argument("--multiple", type=float, default=2.0, metavar="M", help="threshold = max(M x baseline, F) (default 2.0)")
     parser.add_argument("--floor", type=float, default=0.05, metavar="F", help="absolute threshold floor, so a zero baseline works (default 0.05)")
-    parser.add_argument("--window", type=int, default=10, metavar="W", help="logged steps the rate must stay above the threshold (default 10)")
-    parser.add_argument("--smooth", type=int, default=1, metavar="N", help="trailing mean over this many logged steps before detection (default 1: none)")
-    parser.add_argument("--samples-per-step", type=int, default=4, metavar="N", help="completions shown per browsed step (default 4)")
+    parser.add_argument("--window", type=positive_int, default=10, metavar="W", help="logged steps the rate must stay above the threshold (default 10)")
+    parser.add_argument("--smooth", type=positive_int, default=1, metavar="N", help="trailing mean over this many logged steps before detection (default 1: none)")
+    parser.add_argument("--samples-per-step", type=positive_int, default=4, metavar="N", help="completions shown per browsed step (default 4)")
     parser.add_argument("--browse-steps", type=_int_list, metavar="S1,S2,...", help="comma-separated steps for the trajectory browser (default: first, middle, last, around the aha step)")
     parser.set_defaults(handler=run)
 

@@ -18,9 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from visualthinker.config import load_config
+
+    config = load_config(args.config, args.overrides)  # refused in a second, before torch is even imported
     from visualthinker.trainer.run import train
 
-    config = load_config(args.config, args.overrides)
     summary = train(config)
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps({k: summary[k] for k in ("steps", "wall_seconds", "mean_step_seconds", "ranks_in_sync")}))

@@ -16,6 +16,7 @@ from typing import Any
 
 from visualthinker.errors import DataError
 from visualthinker.jsonl import iter_objects
+from visualthinker.textfiles import read_text
 
 BATCH_ROWS = 256
 
@@ -82,7 +83,7 @@ def _open_jsonl(path: Path) -> Table:
 
 def _open_json(path: Path) -> Table:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, DataError))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: invalid JSON ({exc})") from exc
     if isinstance(data, dict) and isinstance(data.get("data"), list):

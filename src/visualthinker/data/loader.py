@@ -111,6 +111,8 @@ def load_records(
     instead of raising at the first; other options go to the dataset's loader (e.g. `first_n=` for SAT,
     `subtasks=` for BLINK, `image_root=` for VSR, `n=`/`difficulty=`/`tasks=` for synthetic).
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ConfigError(f"limit must be a whole number >= 0 (or None for every record), got {limit!r}")
     on_error = options.pop("on_error", "raise")
     if on_error not in ("raise", "collect"):
         raise ConfigError(f"on_error must be 'raise' or 'collect', got {on_error!r}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from visualthinker.data.images import bound_pixels, decode_image
+from visualthinker.data.images import prepare_image
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -41,12 +41,13 @@ class Record:
 
     def load_images(self, max_pixels: int | None = None, min_pixels: int | None = None) -> list[Image.Image]:
         """Decode the images to RGB (bounded by the processor's pixel limits); errors name the record."""
-        out = []
-        for k, value in enumerate(self.images):
-            where = f"{self.origin}, record" if self.origin else f"{self.source} record"
-            image = decode_image(value, f"{where} {self.id!r}, image {k}", self.image_root)
-            out.append(bound_pixels(image, max_pixels, min_pixels))
-        return out
+        return [self.load_image(k, max_pixels, min_pixels) for k in range(len(self.images))]
+
+    def load_image(self, k: int, max_pixels: int | None = None, min_pixels: int | None = None) -> Image.Image:
+        """Image k as the processor gets it; `data validate` calls this too, so it sees what training would."""
+        where = f"{self.origin}, record" if self.origin else f"{self.source} record"
+        return prepare_image(self.images[k], f"{where} {self.id!r}, image {k}", self.image_root, max_pixels,
+                             min_pixels)
 
     @property
     def answer_index(self) -> int:

@@ -22,6 +22,7 @@ from visualthinker.data.images import decode_image
 from visualthinker.data.problems import ProblemLog, RecordList, require_columns, row_where
 from visualthinker.data.record import LETTERS, Record
 from visualthinker.errors import DataError
+from visualthinker.textfiles import iter_lines, read_text
 
 FORMAT = "visualthinker-records"
 VERSION = 1
@@ -69,6 +70,10 @@ def write_records(
 ) -> Path:
     """Write records (and their images) to `out_dir`; returns the records.jsonl path."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is a file, not a folder; give a folder for records.jsonl and images/")
+    if (out / RECORDS_FILE).is_dir():
+        raise DataError(f"{out / RECORDS_FILE} is a directory; move it away or choose another folder")
     if (out / RECORDS_FILE).exists() and not overwrite:
         raise DataError(f"{out}: already holds {RECORDS_FILE}; choose another folder or pass overwrite")
     if overwrite and (out / RECORDS_FILE).exists() and (out / IMAGES_DIR).exists():  # only a folder we wrote
@@ -108,7 +113,12 @@ def write_records(
 
 def read_meta(path: str | Path) -> dict[str, Any]:
     meta = Path(path) / META_FILE
-    return json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+    if not meta.exists():
+        return {}
+    try:
+        return json.loads(read_text(meta, DataError))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{meta}: invalid JSON ({exc}); re-write the folder with `visualthinker data`") from exc
 
 
 def read_records(path: str | Path, *, limit: int | None = None, log: ProblemLog | None = None) -> RecordList:
@@ -120,19 +130,20 @@ def read_records(path: str | Path, *, limit: int | None = None, log: ProblemLog 
         )
     log = log or ProblemLog()
     out = RecordList(origin=str(file))
-    with file.open(encoding="utf-8") as handle:
-        for row, line in enumerate(handle):
-            if limit is not None and len(out) >= limit:
-                break
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise DataError(f"{row_where(RECORDS_FILE, row)}: expected a JSON object")
-                out.append(record_from_dict(data, RECORDS_FILE, row, root))
-            except json.JSONDecodeError as exc:
-                log.report(f"{row_where(RECORDS_FILE, row)}: invalid JSON ({exc})")
-            except DataError as exc:
-                log.report(str(exc))
+    # A line that is not UTF-8 stops the read in both modes: what follows it cannot be trusted to line up.
+    for line_no, line in iter_lines(file, DataError, str(file)):
+        row = line_no - 1
+        if limit is not None and len(out) >= limit:
+            break
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise DataError(f"{row_where(RECORDS_FILE, row)}: expected a JSON object")
+            out.append(record_from_dict(data, RECORDS_FILE, row, root))
+        except json.JSONDecodeError as exc:
+            log.report(f"{row_where(RECORDS_FILE, row)}: invalid JSON ({exc})")
+        except DataError as exc:
+            log.report(str(exc))
     out.problems = log.problems
     return out
 
@@ -155,6 +166,9 @@ def record_from_dict(data: dict[str, Any], file: str, row: int, root: Path | Non
         raise DataError(
             f"{row_where(file, row, 'answer_letter')}: {letter!r} does not point at the answer {data['answer']!r}"
         )
+    for key in ("question", "prompt", "task", "source"):
+        if not isinstance(data[key], str):
+            raise DataError(f"{row_where(file, row, key)}: expected a string, got {data[key]!r}")
     images = data["images"]
     if not isinstance(images, list) or not images:
         raise DataError(f"{row_where(file, row, 'images')}: expected a non-empty list of image paths")

@@ -6,15 +6,25 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from visualthinker.data.images import decode_image
 from visualthinker.data.problems import RecordList
 from visualthinker.data.record import LETTERS, Record
 from visualthinker.errors import DataError
 
+# The trainer's defaults: validate bounds images as a default training run would.
+DEFAULT_MAX_PIXELS = 401408
+DEFAULT_MIN_PIXELS = 3136
 
-def record_problems(record: Record, decode_images: bool = True) -> list[str]:
+
+def record_problems(record: Record, decode_images: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                    min_pixels: int | None = DEFAULT_MIN_PIXELS) -> list[str]:
     where = record.origin or f"{record.source} record {record.id!r}"
     problems = []
+    for key in ("question", "prompt", "task", "source"):
+        value = getattr(record, key)
+        if not isinstance(value, str):
+            problems.append(f"{where}, field {key!r}: expected a string, got {value!r}")
+    if problems:
+        return problems  # the checks below assume strings
     if not record.id:
         problems.append(f"{where}, field 'id': empty id")
     if not record.choices:
@@ -34,23 +44,26 @@ def record_problems(record: Record, decode_images: bool = True) -> list[str]:
     if not record.images:
         problems.append(f"{where}, field 'images': no images")
     if decode_images:
-        for k, value in enumerate(record.images):
+        for k in range(len(record.images)):
             try:
-                decode_image(value, f"{where}, image {k}", record.image_root)
+                record.load_image(k, max_pixels, min_pixels)  # the very call training and evaluation make
             except DataError as exc:
                 problems.append(str(exc))
     return problems
 
 
-def validate_records(records: Iterable[Record], decode_images: bool = True) -> list[str]:
+def validate_records(records: Iterable[Record], decode_images: bool = True,
+                     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                     min_pixels: int | None = DEFAULT_MIN_PIXELS) -> list[str]:
     problems: list[str] = []
     for record in records:
-        problems.extend(record_problems(record, decode_images))
+        problems.extend(record_problems(record, decode_images, max_pixels, min_pixels))
     return problems
 
 
 def validate_source(
-    name_or_path: str | Path, *, decode_images: bool = True, **options: Any
+    name_or_path: str | Path, *, decode_images: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    min_pixels: int | None = DEFAULT_MIN_PIXELS, **options: Any
 ) -> tuple[RecordList | None, list[str]]:
     """Load with every row-level problem collected, then check each record; file-level errors become one problem."""
     from visualthinker.data.loader import load_records
@@ -59,4 +72,8 @@ def validate_source(
         records = load_records(name_or_path, on_error="collect", **options)
     except DataError as exc:
         return None, [str(exc)]
-    return records, list(records.problems) + validate_records(records, decode_images)
+    problems = list(records.problems) + validate_records(records, decode_images, max_pixels, min_pixels)
+    if not records:
+        # Training and evaluation refuse an empty set, so validate does too.
+        problems.append(f"{records.origin or name_or_path}: no usable records; nothing to train or evaluate on")
+    return records, problems

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from visualthinker.errors import DataError
+from visualthinker.textfiles import read_text
 
 RESULTS_FORMAT = 1
 # Settings that change what is generated: a resumed run must match them.
@@ -62,7 +63,7 @@ def read_partials(output: str | Path) -> tuple[list[dict], list[dict], list[dict
     """(metas, items, throughputs) from every sidecar; a truncated last line (killed mid-write) is ignored."""
     metas, items, throughputs = [], [], []
     for path in partial_paths(output):
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(path, DataError).splitlines()
         for n, line in enumerate(lines):
             if not line.strip():
                 continue
@@ -102,10 +103,10 @@ def write_results(path: str | Path, data: dict[str, Any]) -> None:
 
 def read_results(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if not path.exists():
+        raise DataError(f"results file {path} does not exist; run `visualthinker eval --output {path}` first")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DataError(f"results file {path} does not exist; run `visualthinker eval --output {path}` first") from exc
+        data = json.loads(read_text(path, DataError, f"results file {path}"))
     except json.JSONDecodeError as exc:
         raise DataError(f"results file {path} is not valid JSON ({exc}); re-run the evaluation") from exc
     if not isinstance(data, dict) or "summary" not in data or "items" not in data:

@@ -23,10 +23,23 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 from visualthinker.errors import ModelError
 from visualthinker.models.processor import ImageOnlyQwen2_5_VLProcessor, ImageOnlyQwen2VLProcessor
 from visualthinker.prompts import PromptSpec
+from visualthinker.textfiles import read_text
 
 VISION_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+# The Qwen2-VL-Instruct chat template (ChatML with the default system turn). The original SFT rendered the base
+# model's training text with it, and its evaluation copied it into the SFT checkpoint.
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
+    "<|im_end|>\n{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -45,6 +58,12 @@ class QwenVLAdapter:
             model = self.model_class.from_pretrained(path, **kwargs)
         except OSError as exc:
             raise ModelError(f"model {path!r} cannot be loaded ({exc}); give a local model directory or a hub id") from exc
+        except (ValueError, ImportError) as exc:
+            if not attn_implementation:
+                raise
+            reason = " ".join(str(exc).split())[:300]
+            raise ModelError(f"config key 'attn_implementation': {attn_implementation!r} cannot be used here "
+                             f"({reason}); use sdpa or eager, or install what it needs") from exc
         model.generation_config.pad_token_id = model.config.text_config.pad_token_id
         return model
 
@@ -86,9 +105,29 @@ class QwenVLAdapter:
         """Both <|im_end|> and <|endoftext|>: a base model often ends on the latter (the original's masking bug)."""
         return _token_ids(processor.tokenizer, STOP_TOKENS)
 
+    def vision_token_ids(self, processor) -> list[int]:
+        """The vision special tokens (start, end, pads): never a training target."""
+        return _token_ids(processor.tokenizer, VISION_TOKENS)
+
     def never_sample_ids(self, processor) -> list[int]:
         """Vision special tokens: sampling one breaks the next forward ("image features and tokens do not match")."""
-        return _token_ids(processor.tokenizer, VISION_TOKENS)
+        return self.vision_token_ids(processor)
+
+    def num_image_tokens(self, processor, width: int, height: int) -> int:
+        """How many <|image_pad|> tokens an image of this size becomes (patches merged 2x2), without encoding it."""
+        image_processor = processor.image_processor
+        patches = image_processor.get_number_of_image_patches(height, width, {})
+        return patches // (image_processor.merge_size ** 2)
+
+    def ensure_chat_template(self, processor) -> bool:
+        """Give a processor without roles in its template (the base checkpoint) the Qwen chat template, as the
+        original SFT did; returns True when it was added."""
+        template = getattr(processor, "chat_template", None)
+        if template and "<|im_start|>" in template:
+            return False
+        processor.chat_template = QWEN_CHAT_TEMPLATE
+        processor.tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+        return True
 
     def pad_token_id(self, processor) -> int:
         tok = processor.tokenizer
@@ -171,7 +210,11 @@ def detect_family(path: str) -> str:
     """The architecture named in the model's config.json (architecture only; the prompt is never inferred)."""
     config_file = Path(path) / "config.json"
     if config_file.exists():
-        model_type = json.loads(config_file.read_text()).get("model_type", "")
+        try:
+            loaded = json.loads(read_text(config_file, ModelError))
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{config_file}: not valid JSON ({exc}); the model directory is damaged") from exc
+        model_type = loaded.get("model_type", "") if isinstance(loaded, dict) else ""
     else:
         try:
             from transformers import AutoConfig

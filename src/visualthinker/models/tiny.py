@@ -4,9 +4,10 @@ Face directories that `from_pretrained` loads. Used by tests and by the CPU demo
 Two kinds:
 - `build_tiny_model`: a byte-level BPE tokenizer trained here on a small corpus (with the Qwen special tokens
   spelled exactly as in Qwen), so that vocabulary and embedding stay small.
-- `build_reduced_real_model`: the real Qwen2-VL-2B tokenizer, chat template and image-processor settings from a
-  local directory (no weights needed) with a narrow, shallow random model, so that prompt token ids and image
-  grids are exactly those of a real run.
+- `build_reduced_real_model`: the real Qwen2-VL-2B files from a local directory (no weights needed) - config
+  with only the sizes shrunk, generation_config.json, tokenizer, chat template, image-processor settings - with a
+  narrow, shallow random model, so that prompt token ids, image grids, dtype and decoding defaults are exactly
+  those of a real run.
 """
 
 from __future__ import annotations
@@ -133,19 +134,87 @@ def build_tiny_model(out_dir: str | Path, family: str = "qwen2_vl", corpus: Iter
     return _save(Path(out_dir), family, config, tokenizer, min_pixels, max_pixels, seed)
 
 
-def build_reduced_real_model(real_dir: str | Path, out_dir: str | Path, hidden: int = 64, layers: int = 1,
+# Files of the real checkpoint copied verbatim: each one changes what a run does (decoding defaults, licence).
+REAL_FILES_COPIED = ("generation_config.json", "LICENSE", "NOTICE.md")
+
+
+def reduced_real_config(real_dir: str | Path, hidden: int = 128, layers: int = 2, kv_heads: int = 1,
+                        vision_depth: int = 1, vision_heads: int = 2) -> dict:
+    """The real config.json with only the sizes shrunk.
+
+    Everything else stays as the checkpoint has it: vocabulary, special-token ids, dtype (bfloat16),
+    tie_word_embeddings, rope_theta and the mrope sections. The head sizes stay real too (text head_dim =
+    hidden / heads = 128, whose half the mrope sections [16, 24, 24] must fill; vision head_dim 80), so the
+    widths shrink by dropping heads, not by narrowing them.
+    """
+    raw = json.loads((Path(real_dir) / "config.json").read_text())
+    text_head_dim = raw["hidden_size"] // raw["num_attention_heads"]
+    vision = raw["vision_config"]
+    vision_head_dim = vision["embed_dim"] // vision["num_heads"]
+    heads = hidden // text_head_dim
+    if heads < 1 or hidden % text_head_dim or heads % kv_heads:
+        raise ValueError(f"hidden {hidden} must be a multiple of the real head_dim {text_head_dim} "
+                         f"with a head count divisible by kv_heads {kv_heads}")
+    raw.update(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+               num_key_value_heads=kv_heads, intermediate_size=2 * hidden,
+               max_window_layers=min(raw.get("max_window_layers", layers), layers))
+    raw["vision_config"] = {**vision, "depth": vision_depth, "num_heads": vision_heads,
+                            "embed_dim": vision_heads * vision_head_dim, "hidden_size": hidden}
+    return raw
+
+
+def build_reduced_real_model(real_dir: str | Path, out_dir: str | Path, hidden: int = 128, layers: int = 2,
                              vision_depth: int = 1, max_pixels: int | None = None, seed: int = 0) -> Path:
-    """Real Qwen2-VL tokenizer, chat template and image-processor settings with a tiny random model."""
-    real_dir, out_dir = Path(real_dir), Path(out_dir)
-    family = json.loads((real_dir / "config.json").read_text())["model_type"]
+    """A random-weight model built from the real Qwen2-VL checkpoint's files with the sizes shrunk.
+
+    It carries every real file that changes behaviour: config.json (shrunk as `reduced_real_config` says; the
+    weights are saved in its dtype, bfloat16), generation_config.json verbatim (top_k 1, top_p 0.001,
+    temperature 0.1, repetition_penalty 1.05 for Qwen2-VL-2B), the real tokenizer and chat template, and the
+    image processor's settings (pixel limits, patch and merge sizes, mean and std). `max_pixels` overrides the
+    processor's pixel limit only.
+    """
+    raw = reduced_real_config(real_dir, hidden=hidden, layers=layers, vision_depth=vision_depth)
+    return _build_from_real_files(Path(real_dir), Path(out_dir), raw, max_pixels, seed, "cpu")
+
+
+def build_real_size_model(real_dir: str | Path, out_dir: str | Path, max_pixels: int | None = None, seed: int = 0,
+                          device: str = "cpu") -> Path:
+    """The real architecture at its real size (Qwen2-VL-2B: 2.2 B parameters) with random weights and the real
+    files - no download. Initialising on a GPU (`device="cuda"`) takes seconds instead of minutes."""
+    raw = json.loads((Path(real_dir) / "config.json").read_text())
+    return _build_from_real_files(Path(real_dir), Path(out_dir), raw, max_pixels, seed, device)
+
+
+def _build_from_real_files(real_dir: Path, out_dir: Path, raw: dict, max_pixels: int | None, seed: int,
+                           device: str) -> Path:
+    from transformers import AutoConfig
+
+    adapter = get_adapter(raw["model_type"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(raw, indent=2))
+    config = AutoConfig.from_pretrained(out_dir)
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = adapter.model_class(config)  # fp32 initialisation, then stored in the checkpoint's dtype
+    model.to(config.dtype if isinstance(config.dtype, torch.dtype) else getattr(torch, str(config.dtype)))
+    model.save_pretrained(out_dir)
+    del model
+    for name in REAL_FILES_COPIED:
+        if (real_dir / name).exists():
+            shutil.copyfile(real_dir / name, out_dir / name)  # overwrites the generation_config save_pretrained wrote
+
     tokenizer = AutoTokenizer.from_pretrained(real_dir)
     template_file = real_dir / "chat_template.json"
     if template_file.exists():
         tokenizer.chat_template = json.loads(template_file.read_text())["chat_template"]
     real_ip = json.loads((real_dir / "preprocessor_config.json").read_text())
-    config = make_config(family, tokenizer, hidden=hidden, layers=layers, vision_depth=vision_depth)
-    out = _save(out_dir, family, config, tokenizer, real_ip["min_pixels"], max_pixels or real_ip["max_pixels"], seed)
-    for name in ("LICENSE", "NOTICE.md"):
-        if (real_dir / name).exists():
-            shutil.copy(real_dir / name, out / name)
-    return out
+    keys = ("patch_size", "temporal_patch_size", "merge_size", "image_mean", "image_std")
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=real_ip["min_pixels"],
+                                               max_pixels=max_pixels or real_ip["max_pixels"],
+                                               **{k: real_ip[k] for k in keys if k in real_ip})
+    processor = adapter.processor_class(image_processor=image_processor, tokenizer=tokenizer,
+                                        chat_template=tokenizer.chat_template)
+    processor.save_pretrained(out_dir)
+    image_processor.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

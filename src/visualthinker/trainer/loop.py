@@ -14,7 +14,7 @@ import torch
 from accelerate.utils import gather_object, set_seed
 from tqdm.auto import tqdm
 
-from visualthinker.config import TrainConfig, save_config
+from visualthinker.config import TrainConfig
 from visualthinker.data.record import Record
 from visualthinker.errors import ConfigError
 from visualthinker.generation.base import SamplingConfig
@@ -23,10 +23,13 @@ from visualthinker.grpo.objective import grpo_loss
 from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.registry import resolve_reward, reward_name
+from visualthinker.runlock import RunDirLock
 from visualthinker.trainer import checkpoint as ckpt
+from visualthinker.trainer import guards
 from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
+from visualthinker.trainer.rundir import save_checkpoint, start_or_resume
 from visualthinker.trainer.sampler import PromptSchedule
 from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
 
@@ -89,21 +92,8 @@ class GRPOTrainer:
 
     def _prepare_output_dir(self) -> int:
         """Returns the step to start from (0, or the last complete checkpoint's when resuming)."""
-        start = 0
-        if self.config.resume:
-            found = ckpt.latest_checkpoint(self.output_dir)
-            if found is None:
-                raise ConfigError(f"resume=true but {self.output_dir}/checkpoints holds no complete checkpoint")
-            start, path = found
-            self.accelerator.load_state(str(path / "state"))
-            if self.is_main:
-                self.log.truncate_after(start)
-        elif self.log.metrics_path.exists() and self.log.metrics_path.stat().st_size > 0:
-            raise ConfigError(f"output_dir {self.output_dir} already holds a run; pass resume=true to continue it "
-                              "or choose another output_dir")
+        start = start_or_resume(self.accelerator, self.config, self.output_dir, self.log)
         if self.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            save_config(self.config, self.output_dir / "config.yaml")
             self._save_eval_subset()
         self.accelerator.wait_for_everyone()
         return start
@@ -154,10 +144,11 @@ class GRPOTrainer:
             exp = self.maker.make(records, self.accelerator.device)
             self._reference_logprobs(exp)
             exps.append(exp)
+        guards.check_rollouts(self.accelerator, step + 1, exps)  # before a NaN advantage reaches the loss
         gen_seconds = time.perf_counter() - t0
         self.model.train()
         normalizer = self._token_normalizer(exps)
-        losses, kls, clips, grad_norms = [], [], [], []
+        losses, kls, clips, grad_norms, pending = [], [], [], [], []
         for _ in range(config.num_iterations):
             for exp in exps:
                 with self.accelerator.accumulate(self.model):
@@ -167,8 +158,12 @@ class GRPOTrainer:
                                     epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
                                     token_normalizer=normalizer, max_completion_length=config.max_completion_length)
                     self.accelerator.backward(out.loss)
+                    pending.append(out.loss.detach())
                     if self.accelerator.sync_gradients:
                         norm = self.accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                        guards.check_update(self.accelerator, step + 1, pending,
+                                            float(norm) if norm is not None else None)
+                        pending = []
                         grad_norms.append(float(norm) if norm is not None else float("nan"))
                         self.optimizer.step()
                         self.scheduler.step()
@@ -278,21 +273,8 @@ class GRPOTrainer:
         return Path(data).name if ("/" in data or "\\" in data) else data
 
     def save_checkpoint(self, step: int) -> None:
-        acc = self.accelerator
-        acc.wait_for_everyone()
-        tmp = ckpt.temp_dir(self.output_dir, step)
-        if self.is_main:
-            ckpt.prune(self.output_dir, None)
-            tmp.mkdir(parents=True, exist_ok=True)
-        acc.wait_for_everyone()
-        acc.save_state(str(tmp / "state"))
-        self._save_model(tmp)
-        acc.wait_for_everyone()
-        if self.is_main:
-            ckpt.finalize(self.output_dir, step, {"step": step, "max_steps": self.config.max_steps,
-                                                  "time": time.time()})
-            ckpt.prune(self.output_dir, self.config.keep_checkpoints)
-        acc.wait_for_everyone()
+        save_checkpoint(self.accelerator, self.model, self.processor, self.output_dir, step, self.config.max_steps,
+                        self.config.keep_checkpoints)
 
     def _save_model(self, directory: Path) -> None:
         save_model(self.accelerator, self.model, self.processor, directory)
@@ -302,6 +284,11 @@ class GRPOTrainer:
 
     # -- the loop --------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
+        """The whole run, holding output_dir exclusively (a second trainer on it refuses at once)."""
+        with RunDirLock(self.output_dir, enabled=self.is_main):
+            return self._train()
+
+    def _train(self) -> dict[str, Any]:
         config = self.config
         start = self._prepare_output_dir()
         if config.report_to:
@@ -333,6 +320,7 @@ class GRPOTrainer:
             self.save_checkpoint(config.max_steps)
         final = self.output_dir / "final"
         self.accelerator.wait_for_everyone()
+        guards.check_weights(self.accelerator, self.model, config.max_steps, "final/")
         self._save_model(final)
         checksums = gather_object([self.parameter_checksum()])
         summary = {

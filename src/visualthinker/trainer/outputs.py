@@ -4,6 +4,7 @@ per completion) with image thumbnails, and their clean-up when a run resumes fro
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -11,8 +12,17 @@ from typing import Any
 
 from PIL import Image
 
+from visualthinker.errors import ConfigError
+from visualthinker.textfiles import iter_lines
+
 _TRAJ_FILE = re.compile(r"^step-(\d+)\.jsonl$")
 THUMBNAIL_SIZE = 160
+logger = logging.getLogger("visualthinker.trainer")
+
+
+def _step(row: dict[str, Any]) -> float:
+    step = row.get("step", 0)
+    return step if isinstance(step, (int, float)) and not isinstance(step, bool) else 0
 
 
 def _clean(value: Any) -> Any:
@@ -51,12 +61,42 @@ class RunLog:
             thumb.save(path)
         return str(path.relative_to(self.output_dir))
 
+    def has_steps(self) -> bool:
+        return self.metrics_path.is_file() and self.metrics_path.stat().st_size > 0
+
+    def read_metric_lines(self) -> list[tuple[str, dict[str, Any]]]:
+        """(line, row) for each logged row. A torn last line (the write in flight when the process died) is
+        dropped with a warning; a bad line anywhere else is corruption and an error naming the line."""
+        if not self.metrics_path.exists():
+            return []
+        lines = [(n, line) for n, line in iter_lines(self.metrics_path, ConfigError) if line.strip()]
+        rows = []
+        for k, (n, line) in enumerate(lines):
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"expected an object, got {type(row).__name__}")
+            except ValueError as exc:
+                if k == len(lines) - 1:
+                    logger.warning("%s line %d is torn (%s), as a write cut short by a kill leaves it; dropped it",
+                                   self.metrics_path, n, exc)
+                    break
+                raise ConfigError(f"{self.metrics_path} line {n} is not a JSON object ({exc}); the run's log is "
+                                  "damaged: fix or delete that line, or start a new output_dir") from exc
+            rows.append((line, row))
+        return rows
+
+    def clear(self) -> None:
+        """Forget every logged step (a run restarted from step 0)."""
+        self.truncate_after(-1)
+
     def truncate_after(self, step: int) -> None:
         """Drop what was logged after `step` (the checkpoint a run resumes from), so no step appears twice."""
         if self.metrics_path.exists():
-            kept = [line for line in self.metrics_path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= step]
-            self.metrics_path.write_text("".join(line + "\n" for line in kept))
+            kept = [line for line, row in self.read_metric_lines() if _step(row) <= step]
+            tmp = self.metrics_path.with_name(self.metrics_path.name + ".tmp")
+            tmp.write_text("".join(line + "\n" for line in kept))
+            tmp.replace(self.metrics_path)
         if self.trajectory_dir.is_dir():
             for path in self.trajectory_dir.iterdir():
                 m = _TRAJ_FILE.match(path.name)

@@ -14,6 +14,7 @@ from visualthinker.generation.base import GenerationBackend, SamplingConfig
 from visualthinker.grpo.objective import group_advantages, token_logprobs
 from visualthinker.models.adapter import QwenVLAdapter
 from visualthinker.prompts import PromptSpec
+from visualthinker.trainer.guards import reward_tensor
 
 
 @dataclass
@@ -78,10 +79,7 @@ class ExperienceMaker:
         columns["prefills_think"] = [self.prompt_spec.prefills_think] * len(texts)
         out = {}
         for name, fn in self.reward_fns.items():
-            values = fn(texts, **columns)
-            if len(values) != len(texts):
-                raise ValueError(f"reward {name!r} returned {len(values)} values for {len(texts)} completions")
-            out[name] = torch.tensor([float(v) for v in values], dtype=torch.float32)
+            out[name] = reward_tensor(name, fn(texts, **columns), len(texts))
         return out
 
     def make(self, records: list[Record], device: torch.device) -> Experience:
