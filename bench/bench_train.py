@@ -1,6 +1,10 @@
 """Measure GRPO training speed and memory of a config on this machine (default: configs/tiny.yaml).
 
     python bench/bench_train.py [CONFIG] [--steps N] [key=value ...]
+    python bench/bench_train.py --compare [--preset small|image-heavy|paper-shaped|all] [--steps N]
+
+--compare runs the plain path, the shared-prefix path and TRL's GRPOTrainer side by side on the same model,
+data, seeds and settings (bench/compare.py) and prints seconds per step, tokens/s, peak RSS and the ratios.
 
 Prints the measured seconds per optimizer step (median over steps after the first), the share spent in
 generation, completion tokens per second and the peak resident memory of the process. Nothing is hard-coded:
@@ -27,9 +31,22 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default=str(REPO / "configs" / "tiny.yaml"))
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default 10; --compare: 3)")
+    parser.add_argument("--compare", action="store_true", help="plain vs shared prefix vs TRL (bench/compare.py)")
+    parser.add_argument("--preset", default="all", help="--compare preset: small, image-heavy, paper-shaped or all")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    if args.compare:
+        sys.path.insert(0, str(REPO / "bench"))
+        from compare import PRESETS, compare
+
+        from visualthinker.models.builtin import cache_root
+
+        names = list(PRESETS) if args.preset == "all" else [args.preset]
+        if any(n not in PRESETS for n in names):
+            parser.error(f"--preset {args.preset!r}: choose one of {sorted(PRESETS)} or all")
+        return compare(names, args.steps or 3, cache_root())
+    args.steps = args.steps or 10
 
     from visualthinker.config import load_config
     from visualthinker.trainer.run import train

@@ -76,6 +76,9 @@ class TrainConfig:
     top_k: int = 0  # 0 = off (the original silently used 50)
     top_p: float = 1.0
     repetition_penalty: float = 1.0
+    # each prompt (image included) computed once per group of G, in generation and in every log-prob pass
+    # (reference, old policy, policy). One process only; elsewhere the plain path runs, with a logged message.
+    shared_prefix: bool = True
     # objective -----------------------------------------------------------------------------------------------
     beta: float = 0.04  # 0 loads no reference model
     loss_aggregation: Literal["grpo", "token_mean", "dr_grpo", "bnpo"] = "grpo"

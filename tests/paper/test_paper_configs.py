@@ -40,6 +40,39 @@ def capture_generation_configs(monkeypatch) -> list:
     return used
 
 
+def capture_shared_prefix_decoding(monkeypatch, used: list) -> None:
+    """The shared-prefix rollout samples without `generate`: read what its logits pipeline really applies (the
+    warper objects it built, a missing one meaning that knob is off) into the same fields."""
+    from types import SimpleNamespace
+
+    from transformers.generation.logits_process import (
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    from visualthinker.generation import shared
+
+    original = shared.SharedPrefixGenerator.generate
+
+    def spy(self, prompt_batch, num_samples, sampling):
+        steps = shared.LogitsPipeline(sampling, self.banned_ids).steps
+
+        def value(kind, attr, off):
+            found = [getattr(s, attr) for s in steps if isinstance(s, kind)]
+            return found[0] if found else off
+
+        used.append(SimpleNamespace(
+            do_sample=sampling.do_sample, temperature=value(TemperatureLogitsWarper, "temperature", 1.0),
+            top_k=value(TopKLogitsWarper, "top_k", 0), top_p=value(TopPLogitsWarper, "top_p", 1.0),
+            repetition_penalty=value(RepetitionPenaltyLogitsProcessor, "penalty", 1.0),
+            num_return_sequences=num_samples, max_new_tokens=sampling.max_new_tokens, num_beams=1))
+        return original(self, prompt_batch, num_samples, sampling)
+
+    monkeypatch.setattr(shared.SharedPrefixGenerator, "generate", spy)
+
+
 def shrink(config_path, model_dir, out, with_eval: bool) -> list[str]:
     paper = load_config(config_path)
     rewards = [*paper.rewards, "tests.trainer.conftest:index_reward"]
@@ -51,8 +84,8 @@ def shrink(config_path, model_dir, out, with_eval: bool) -> list[str]:
         f"rewards=[{','.join(rewards)}]", f"output_dir={out}", "report_to=[]", "progress_bar=false",
         "save_every=0", "trajectory_images=false",
     ]
-    if with_eval:
-        overrides += ["eval_data=synthetic", "eval_split=test", "eval_limit=2", "eval_every=2",
+    if with_eval:  # this one also samples through `generate` (shared_prefix off): both rollout paths are checked
+        overrides += ["shared_prefix=false", "eval_data=synthetic", "eval_split=test", "eval_limit=2", "eval_every=2",
                       "eval_max_new_tokens=4", "eval_batch_size=2"]
     else:
         overrides += ["eval_every=0"]
@@ -69,6 +102,7 @@ def test_paper_config_dry_run(config_path, reduced_real_dir, reduced_real_instru
     with_eval = config_path.name == "grpo-qwen2vl-2b-base-sat.yaml"  # also checks periodic evaluation
     config = load_config(config_path, shrink(config_path, model_dir, tmp_path / "run", with_eval))
     used = capture_generation_configs(monkeypatch)
+    capture_shared_prefix_decoding(monkeypatch, used)
     trainer = GRPOTrainer(config, load_train_records(config), load_eval_records(config))
     initial = {n: p.detach().clone() for n, p in trainer.accelerator.unwrap_model(trainer.model).named_parameters()
                if p.requires_grad}

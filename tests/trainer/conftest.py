@@ -13,6 +13,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
 
+@pytest.fixture(scope="session", params=["qwen2_vl", "qwen2_5_vl"])
+def family_setup(request, tmp_path_factory):
+    """(adapter, processor, fp32 model in eval mode) of a tiny model of each Qwen-VL family."""
+    from visualthinker.models import get_adapter
+
+    model_dir = build_tiny_model(tmp_path_factory.mktemp(request.param) / "m", family=request.param, seed=1)
+    adapter = get_adapter(str(model_dir))
+    return adapter, adapter.load_processor(str(model_dir)), adapter.load_model(str(model_dir)).eval()
+
+
 def make_records(n: int = 4) -> list[Record]:
     """Records with images of different sizes and colours and questions of different lengths."""
     from PIL import Image

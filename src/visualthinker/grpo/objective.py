@@ -6,10 +6,12 @@ to and including the first stop token. All functions are free of I/O and model c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 LossAggregation = Literal["grpo", "token_mean", "dr_grpo", "bnpo"]
 LOSS_AGGREGATIONS: tuple[str, ...] = ("grpo", "token_mean", "dr_grpo", "bnpo")
@@ -52,6 +54,39 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: floa
     if temperature != 1.0:
         logits = logits / temperature
     return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+# About 256 MiB of fp32 logits per chunk: with the 151 936-token Qwen vocabulary that is ~440 tokens at a time.
+CHUNK_LOGIT_ELEMENTS = 1 << 26
+
+
+def chunked_token_logprobs(features: torch.Tensor, tokens: torch.Tensor, to_logits: Callable[[torch.Tensor], torch.Tensor],
+                           vocab_size: int, temperature: float = 1.0,
+                           max_elements: int = CHUNK_LOGIT_ELEMENTS) -> torch.Tensor:
+    """`token_logprobs(to_logits(features), tokens)` computed a bounded number of tokens at a time.
+
+    `features` is (B, T, ...) (logits themselves with `to_logits` the identity, or hidden states with `to_logits`
+    the output head). Rows of a softmax are independent, so the values are exactly those of the unchunked call.
+    Under autograd each chunk is checkpointed: its logits and log-softmax are rebuilt in the backward pass
+    instead of being kept, so no more than one chunk of full-vocabulary fp32 values is ever alive.
+    """
+    B, T = tokens.shape
+    flat = features.reshape(B * T, *features.shape[2:])
+    flat_tokens = tokens.reshape(B * T)
+    step = max(1, max_elements // max(vocab_size, 1))
+
+    def piece(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return token_logprobs(to_logits(x), t, temperature)
+
+    grad = torch.is_grad_enabled()
+    parts = []
+    for start in range(0, B * T, step):
+        x, t = flat[start:start + step], flat_tokens[start:start + step]
+        if grad and step < B * T:
+            parts.append(checkpoint(piece, x, t, use_reentrant=False))
+        else:
+            parts.append(piece(x, t))
+    return torch.cat(parts).view(B, T)
 
 
 def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:

@@ -48,6 +48,9 @@ class QwenVLAdapter:
     family: str
     model_class: type[PreTrainedModel]
     processor_class: type
+    # FSDP2 units: each decoder layer and each vision block is sharded as its own unit (the rest, e.g. the
+    # embeddings and the vision patch embedding, stays with the root unit).
+    fsdp_wrap_classes: tuple[str, ...] = ()
 
     # -- loading -------------------------------------------------------------------------------------------
     def load_model(self, path: str, dtype: str = "float32", attn_implementation: str | None = None) -> PreTrainedModel:
@@ -201,8 +204,10 @@ def _token_ids(tokenizer, tokens: tuple[str, ...]) -> list[int]:
 
 
 ADAPTERS: dict[str, QwenVLAdapter] = {
-    "qwen2_vl": QwenVLAdapter("qwen2_vl", Qwen2VLForConditionalGeneration, ImageOnlyQwen2VLProcessor),
-    "qwen2_5_vl": QwenVLAdapter("qwen2_5_vl", Qwen2_5_VLForConditionalGeneration, ImageOnlyQwen2_5_VLProcessor),
+    "qwen2_vl": QwenVLAdapter("qwen2_vl", Qwen2VLForConditionalGeneration, ImageOnlyQwen2VLProcessor,
+                              ("Qwen2VLDecoderLayer", "Qwen2VLVisionBlock")),
+    "qwen2_5_vl": QwenVLAdapter("qwen2_5_vl", Qwen2_5_VLForConditionalGeneration, ImageOnlyQwen2_5_VLProcessor,
+                                ("Qwen2_5_VLDecoderLayer", "Qwen2_5_VLVisionBlock")),
 }
 
 

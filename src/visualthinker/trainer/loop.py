@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import statistics
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from visualthinker.data.record import Record
 from visualthinker.errors import ConfigError
 from visualthinker.generation.base import SamplingConfig
 from visualthinker.generation.hf import HFGenerator
+from visualthinker.generation.shared import SharedPrefixGenerator
 from visualthinker.grpo.objective import grpo_loss
 from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
@@ -26,9 +28,18 @@ from visualthinker.rewards.registry import resolve_reward, reward_name
 from visualthinker.runlock import RunDirLock
 from visualthinker.trainer import checkpoint as ckpt
 from visualthinker.trainer import guards
-from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
+from visualthinker.trainer.launch import (
+    build_accelerator,
+    configure_engine,
+    generation_model,
+    generation_weights,
+    is_sharded,
+    parameter_checksum,
+    prepare_reference,
+    save_model,
+)
 from visualthinker.trainer.outputs import RunLog
-from visualthinker.trainer.rollout import Experience, ExperienceMaker, policy_logprobs
+from visualthinker.trainer.rollout import Experience, ExperienceMaker, experience_logprobs
 from visualthinker.trainer.rundir import save_checkpoint, start_or_resume
 from visualthinker.trainer.sampler import PromptSchedule
 from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
@@ -44,6 +55,34 @@ def _reward_fns(config: TrainConfig) -> tuple[dict[str, Any], dict[str, float]]:
         fns[name] = resolve_reward(spec, options)
         weights[name] = config.reward_weights[i] if config.reward_weights else 1.0
     return fns, weights
+
+
+logger = logging.getLogger("visualthinker.trainer")
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedPrefixPlan:
+    """Where the prompt is computed once per group: in rollouts (generation, reference and old-policy log-probs)
+    and in the policy forward with gradients."""
+
+    rollout: bool
+    policy: bool
+    reason: str = ""
+
+
+def shared_prefix_plan(config: TrainConfig, num_processes: int) -> SharedPrefixPlan:
+    if not config.shared_prefix:
+        return SharedPrefixPlan(False, False, "shared_prefix=false")
+    if num_processes > 1:
+        # The shared path calls the model's modules directly, past the DDP / FSDP / DeepSpeed wrapper
+        # (gradient sync, parameter gathering), so it is not used there.
+        return SharedPrefixPlan(False, False, f"shared_prefix is for one process; {num_processes} processes "
+                                              "run the plain path")
+    if config.gradient_checkpointing:
+        # checkpointed layers drop the KV cache in training mode: the policy pass with gradients stays plain
+        return SharedPrefixPlan(True, False, "gradient_checkpointing=true: the policy forward with gradients "
+                                             "runs the plain path (generation and reference log-probs share the prefix)")
+    return SharedPrefixPlan(True, True)
 
 
 PAD_ID = "__visualthinker_pad__"  # filler items that even out eval shards across ranks
@@ -64,21 +103,30 @@ class GRPOTrainer:
 
         model = build_policy(self.adapter, config)
         optimizer, self.scheduler = build_optimizer(model, config)
+        # One backward sees the completions of one micro-batch: per_device_prompts x G.
+        configure_engine(self.accelerator, config.per_device_prompts * config.num_generations,
+                         config.max_grad_norm, self.adapter.fsdp_wrap_classes)
         # The scheduler is stepped by hand: accelerate's wrapper would step it once per process.
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.accelerator.register_for_checkpointing(self.scheduler)
         ref = build_reference(self.adapter, config)
-        self.ref_model = self.accelerator.prepare_model(ref, evaluation_mode=True) if ref is not None else None
+        self.ref_model = (prepare_reference(self.accelerator, ref, self.adapter.fsdp_wrap_classes)
+                          if ref is not None else None)
 
-        sharded = self.accelerator.state.distributed_type.name in ("FSDP", "DEEPSPEED")
-        self.generator = HFGenerator(self.accelerator.unwrap_model(self.model), self.adapter, self.processor,
-                                     synced_gpus=sharded and self.accelerator.num_processes > 1)
+        self.shared = shared_prefix_plan(config, self.accelerator.num_processes)
+        if self.shared.reason and config.shared_prefix and self.is_main:
+            logger.warning("%s", self.shared.reason)
+        self.generator = HFGenerator(generation_model(self.accelerator, self.model), self.adapter, self.processor,
+                                     synced_gpus=is_sharded(self.accelerator))
+        # Evaluation keeps `generate` (greedy, one sample per prompt: nothing to share).
+        rollout_generator = (SharedPrefixGenerator(generation_model(self.accelerator, self.model), self.adapter,
+                                                   self.processor) if self.shared.rollout else self.generator)
         self.sampling = SamplingConfig(max_new_tokens=config.max_completion_length, do_sample=True,
                                        temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
                                        repetition_penalty=config.repetition_penalty)
         self.prompt_spec = PromptSpec(template=config.template, literal_image_tag=config.literal_image_tag)
         reward_fns, self.reward_weights = _reward_fns(config)
-        self.maker = ExperienceMaker(self.adapter, self.processor, self.generator, self.prompt_spec, self.sampling,
+        self.maker = ExperienceMaker(self.adapter, self.processor, rollout_generator, self.prompt_spec, self.sampling,
                                      config.num_generations, reward_fns, self.reward_weights, config.scale_rewards,
                                      config.advantage_eps, config.min_pixels, config.max_pixels)
         self.schedule = PromptSchedule(len(train_records), config.seed, config.per_device_prompts,
@@ -115,14 +163,18 @@ class GRPOTrainer:
 
     @torch.no_grad()
     def _reference_logprobs(self, exp: Experience) -> None:
+        T, shared = self.config.temperature, self.shared.rollout
         if self.config.beta > 0:
             if self.ref_model is not None:
-                exp.ref_logp = policy_logprobs(self.ref_model, exp.inputs, exp.completion_ids, self.config.temperature)
+                # the reference is not prepared by accelerate (never checkpointed), so mixed precision is applied
+                # here as accelerate applies it to the policy's forward (a no-op under DeepSpeed and without it)
+                with self.accelerator.autocast():
+                    exp.ref_logp = experience_logprobs(self.ref_model, exp, T, shared)
             else:  # LoRA: the base weights with the adapter switched off are the reference
                 with self.accelerator.unwrap_model(self.model).disable_adapter():
-                    exp.ref_logp = policy_logprobs(self.model, exp.inputs, exp.completion_ids, self.config.temperature)
+                    exp.ref_logp = experience_logprobs(self.model, exp, T, shared)
         if self.config.num_iterations > 1:
-            exp.old_logp = policy_logprobs(self.model, exp.inputs, exp.completion_ids, self.config.temperature)
+            exp.old_logp = experience_logprobs(self.model, exp, T, shared)
 
     def _token_normalizer(self, exps: list[Experience]) -> float | None:
         """token_mean divides by the tokens of the whole step on all ranks; rescaled because accelerate divides
@@ -141,8 +193,11 @@ class GRPOTrainer:
         exps = []
         for micro in range(config.gradient_accumulation_steps):
             records = [self.train_records[i] for i in self.schedule.indices(step, micro, config.gradient_accumulation_steps)]
-            exp = self.maker.make(records, self.accelerator.device)
-            self._reference_logprobs(exp)
+            # autocast here too: the shared-prefix path calls the model's modules, past accelerate's wrapped forward
+            with generation_weights(self.accelerator, self.model), self.accelerator.autocast():
+                exp = self.maker.make(records, self.accelerator.device)
+            with self.accelerator.autocast():
+                self._reference_logprobs(exp)
             exps.append(exp)
         guards.check_rollouts(self.accelerator, step + 1, exps)  # before a NaN advantage reaches the loss
         gen_seconds = time.perf_counter() - t0
@@ -152,7 +207,8 @@ class GRPOTrainer:
         for _ in range(config.num_iterations):
             for exp in exps:
                 with self.accelerator.accumulate(self.model):
-                    logp = policy_logprobs(self.model, exp.inputs, exp.completion_ids, config.temperature)
+                    with self.accelerator.autocast():
+                        logp = experience_logprobs(self.model, exp, config.temperature, self.shared.policy)
                     out = grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask,
                                     beta=config.beta, epsilon_low=config.epsilon_low,
                                     epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
@@ -253,9 +309,12 @@ class GRPOTrainer:
             shard = shard + [dataclasses.replace(self.eval_records[0], id=f"{PAD_ID}{k}")
                              for k in range(per_rank - len(shard))]
         model = acc.unwrap_model(self.model)
-        result = evaluate_records(model, self.adapter, self.processor, shard, periodic_eval_spec(self.prompt_spec),
-                                  max_new_tokens=self.config.eval_max_new_tokens,
-                                  batch_size=self.config.eval_batch_size, return_items=True, synced_gpus=synced)
+        with generation_weights(acc, self.model):
+            result = evaluate_records(model, self.adapter, self.processor, shard,
+                                      periodic_eval_spec(self.prompt_spec),
+                                      max_new_tokens=self.config.eval_max_new_tokens,
+                                      batch_size=self.config.eval_batch_size, return_items=True,
+                                      synced_gpus=synced)
         items = [i for i in result["items"] if not str(i["id"]).startswith(PAD_ID)]
         sums = torch.tensor([sum(bool(i["correct"]) for i in items),
                              sum(float(i["response_tokens"] or 0) for i in items),

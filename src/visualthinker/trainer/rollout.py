@@ -11,8 +11,9 @@ import torch
 
 from visualthinker.data.record import Record
 from visualthinker.generation.base import GenerationBackend, SamplingConfig
-from visualthinker.grpo.objective import group_advantages, token_logprobs
+from visualthinker.grpo.objective import chunked_token_logprobs, group_advantages
 from visualthinker.models.adapter import QwenVLAdapter
+from visualthinker.models.shared_prefix import causal_lm, completion_hidden
 from visualthinker.prompts import PromptSpec
 from visualthinker.trainer.guards import reward_tensor
 
@@ -32,6 +33,8 @@ class Experience:
     ref_logp: torch.Tensor | None = None
     old_logp: torch.Tensor | None = None
     thumbnails: list[Any] | None = None
+    prompt_inputs: dict[str, torch.Tensor] | None = None  # one row per prompt (the shared-prefix path)
+    group_size: int = 1
 
     @property
     def num_completions(self) -> int:
@@ -40,10 +43,28 @@ class Experience:
 
 def policy_logprobs(model, inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
                     temperature: float) -> torch.Tensor:
-    """Per-token log-probs of the completion under `model`; only the completion positions' logits are built."""
+    """Per-token log-probs of the completion under `model` (the plain path: every row carries its prompt).
+
+    Only the completion positions' logits are built, and their log-softmax runs a bounded chunk at a time."""
     T = completion_ids.shape[1]
     logits = model(**inputs, logits_to_keep=T + 1, use_cache=False).logits[:, :-1]
-    return token_logprobs(logits, completion_ids, temperature)
+    return chunked_token_logprobs(logits, completion_ids, lambda x: x, logits.shape[-1], temperature)
+
+
+def shared_prefix_logprobs(model, prompt_inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
+                           completion_mask: torch.Tensor, group_size: int, temperature: float) -> torch.Tensor:
+    """The same log-probs with each prompt computed once for its G completions (models/shared_prefix.py);
+    the output head runs a bounded chunk of tokens at a time."""
+    hidden = completion_hidden(model, prompt_inputs, completion_ids, completion_mask, group_size)
+    head = causal_lm(model).lm_head
+    return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+
+
+def experience_logprobs(model, exp: Experience, temperature: float, shared_prefix: bool) -> torch.Tensor:
+    if shared_prefix:
+        return shared_prefix_logprobs(model, exp.prompt_inputs, exp.completion_ids, exp.completion_mask,
+                                      exp.group_size, temperature)
+    return policy_logprobs(model, exp.inputs, exp.completion_ids, temperature)
 
 
 class ExperienceMaker:
@@ -96,4 +117,5 @@ class ExperienceMaker:
             completion_ids=rollout.completion_ids.to(device), completion_mask=rollout.completion_mask.to(device),
             finished=rollout.finished, texts=rollout.texts, reward_values=reward_values, rewards=total,
             advantages=advantages.to(device), thumbnails=[im[0] if im else None for im in images],
+            prompt_inputs={k: v.to(device) for k, v in batch.items() if k != "num_images"}, group_size=self.G,
         )
