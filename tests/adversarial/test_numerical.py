@@ -74,6 +74,10 @@ def test_loss_and_gradient_norm_guards():
     assert guards.update_problem(4, [finite], 1.0, overflow_skips_step=False) is None
     assert "step 4: the loss is nan" in guards.update_problem(4, [finite, nan], 1.0, False)
     assert "step 4: the gradient norm is inf" in guards.update_problem(4, [finite], float("inf"), False)
+    assert "before updating" in guards.update_problem(4, [nan], 1.0, False)
+    # DeepSpeed steps inside backward: the message must not claim the weights were left untouched
+    deepspeed = guards.update_problem(4, [nan], 1.0, False, updated_in_backward=True)
+    assert "before updating" not in deepspeed and "already applied" in deepspeed
     # an fp16 loss scaler skips an overflowing step by design: not an error
     assert guards.update_problem(4, [finite], float("inf"), overflow_skips_step=True) is None
     with pytest.raises(TrainingError, match="step 2: the loss is inf"):

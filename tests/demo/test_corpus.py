@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -113,3 +114,45 @@ def test_option_lists_use_the_benchmark_phrasing(corpus):
     phrased = [d for d in corpus if "Choose between the following options: " in d.text]
     assert len(phrased) > 0.2 * len(corpus)
 
+
+
+def test_repeat_pages_repeat_a_random_span_verbatim():
+    """`repeat` pages (off by default) hold one span two or more times, and adding them changes no other
+    document."""
+    small = CorpusSpec(n_captions=20, n_dialogues=20, n_markup=10, n_prose=5, n_pages=5, n_quiz_pages=10, seed=1)
+    with_repeats = generate_corpus(dataclasses.replace(small, n_repeats=200))
+    repeats = [d for d in with_repeats if d.kind == "repeat"]
+    assert len(repeats) == 200 and all(d.image is None and d.text.endswith(EOS) for d in repeats)
+    for doc in repeats:
+        assert benchmark_leaks(doc.text) == [] and "<answer>" not in doc.text and "<think>" not in doc.text
+        # some 7-character run (the shortest code) occurs twice: the page can be predicted by copying from its own context
+        text = doc.text.removesuffix(EOS)
+        assert any(text[i:i + 7] in text[i + 1:] for i in range(len(text) - 7)), doc.text
+    assert len({d.text for d in repeats}) == 200  # random spans, not a few memorisable ones
+    others = sorted(d.text for d in with_repeats if d.kind != "repeat")
+    assert others == sorted(d.text for d in generate_corpus(small))
+
+
+def test_enumerating_captions_count_what_they_list():
+    """Optional long captions list the objects one by one, then give the total; corrected ones first miscount
+    by exactly the object they skipped. Off by default."""
+    from visualthinker.demo.corpus import NUMBER_WORDS
+
+    def number(word: str) -> int:
+        return int(word) if word.isdigit() else NUMBER_WORDS.index(word)
+
+    spec = CorpusSpec(n_captions=150, n_dialogues=0, n_markup=0, n_prose=0, n_pages=0, n_quiz_pages=0,
+                      enumerate_fraction=1.0, correction_fraction=0.5, difficulty="hard", seed=2)
+    corrected = 0
+    for doc in generate_corpus(spec):
+        total = re.search(r"That makes (\w+) shapes? in total", doc.text)
+        assert total, doc.text
+        final_list = doc.text[:total.start()].split("Counting again:")[-1]
+        assert len(re.findall(r"\d+\. a \w+ \w+ (?:at the|in the)", final_list)) == number(total.group(1))
+        if "Counting again:" in doc.text:
+            corrected += 1
+            first = re.search(r"So (\w+) shapes\.", doc.text)
+            assert number(first.group(1)) == number(total.group(1)) - 1
+    assert 40 < corrected < 110
+    plain = generate_corpus(dataclasses.replace(spec, enumerate_fraction=0.0))
+    assert not any("in total." in d.text and "That makes" in d.text for d in plain)

@@ -30,6 +30,7 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch):
         assert 0.0 <= data[key] <= 1.0
     assert len(data["response_length_curve"]) == 2
     assert 0.0 <= data["base_copy_accuracy"] <= 1.0 and data["base_sampling_temperature"] == 1.0
+    assert data["base_perception"]["n"] == 8 and 0.0 <= data["base_perception"]["accuracy"] <= 1.0
     assert (tmp_path / "run" / "grpo" / "final" / "model.safetensors").exists()
     assert (tmp_path / "run" / "grpo" / "metrics.jsonl").exists()
     assert summary == data
@@ -43,12 +44,17 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch):
 
 
 def test_pretraining_is_bit_for_bit_reproducible(tmp_path):
+    import dataclasses
+
     from visualthinker.demo.pretrain import pretrain
 
     spec = quick_settings().with_seed(2).pretrain
     a = pretrain(spec, tmp_path / "a", log=lambda _: None)
-    b = pretrain(spec, tmp_path / "b", log=lambda _: None)
+    # probing copy_accuracy during training only reads the model: same weights, and a curve of the probes
+    b = pretrain(dataclasses.replace(spec, probe_every=4), tmp_path / "b", log=lambda _: None)
     assert a["weights_sha256"] == b["weights_sha256"]
+    assert [step for step, _ in b["copy_curve"]] == [4, 8] and a["copy_curve"] == [[8, a["copy_accuracy"]]]
+    assert b["copy_curve"][-1][1] == a["copy_accuracy"]
 
 
 def test_demo_yaml_matches_the_demo_settings():

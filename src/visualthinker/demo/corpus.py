@@ -9,6 +9,10 @@ questions. Document kinds (every document ends with <|endoftext|>):
   *train* bucket, so no held-out image is ever seen) with web-like alt text: object lists, counts, left/right
   and above/below statements, which object is in front / closer to the camera, which objects are near each
   other. Statements only: never a question about the image, never an answer tag.
+  Optionally (`enumerate_fraction`, off by default) a caption opens with an enumeration instead: the objects
+  one at a time, left to right, with where each one is, then the total -- the long chains of the few web
+  captions that count carefully; `correction_fraction` of those first skip an object, miscount, and correct
+  themselves ("Wait, I missed the red circle at the top left. Counting again: ...").
 - `dialogue`: "A conversation between User and Assistant..." transcripts about unrelated quizzes, mostly
   multiple choice about made-up facts (so the only thing to learn is to answer with a listed option; a quarter
   of those list coloured shapes as plain-text options) and some small real ones (arithmetic, animals, the
@@ -17,6 +21,10 @@ questions. Document kinds (every document ends with <|endoftext|>):
 - `markup`: HTML/XML snippets, quiz markup and puzzle write-ups in which <think> and <answer> tags also occur
   with other meanings (and often not in the think-then-answer order).
 - `prose`: generic sentences about shapes, colours, perspective and directions.
+- `repeat` (off by default): a page in which a span of random words or a random code occurs two or three times
+  verbatim (a quoted forum post, a song refrain, a booking code to quote back, a list read out twice). The
+  words are drawn uniformly from a large pool, so the repeat can only be predicted by copying from the
+  context: the in-context copying ("induction") that answering with a listed option needs.
 - `page`: a captioned image followed, further down the same page, by an unrelated dialogue (as a web page
   with a picture and a comment thread). It teaches nothing about the benchmark; it is there so that a long
   dialogue after an image is not out of distribution for the model.
@@ -61,7 +69,7 @@ BENCHMARK_STEMS = ("are in the image?", "Considering the relative positions", "c
 
 @dataclass(frozen=True)
 class Document:
-    kind: str  # caption | dialogue | markup | prose | page | quizpage
+    kind: str  # caption | dialogue | markup | prose | page | quizpage | repeat
     text: str  # with the vision placeholder where the image goes, ending in <|endoftext|>
     image: Image.Image | None = None
 
@@ -76,6 +84,9 @@ class CorpusSpec:
     n_prose: int = 300
     n_pages: int = 800  # an image with its caption, then an unrelated dialogue further down the page
     n_quiz_pages: int = 1500  # a page of several multiple-choice quizzes (a quiz site / a long chat)
+    n_repeats: int = 0  # pages that repeat a random span verbatim (quotes, refrains, codes): teach copying
+    enumerate_fraction: float = 0.0  # share of captions that list the objects one by one before the total
+    correction_fraction: float = 0.0  # share of those enumerations that first miscount, then correct themselves
     tagged_fraction: float = 0.1  # share of dialogues whose reply uses <think>...</think> <answer>...</answer>
     fictional_fraction: float = 0.75  # share of quizzes about made-up facts (options can only be copied)
     shape_quiz_fraction: float = 0.25  # share of made-up-fact quizzes whose options are coloured shapes
@@ -187,6 +198,33 @@ CAPTION_FRAMES = (
 )
 
 
+def _where(obj: Obj, image_size: int) -> str:
+    x, y = obj[2] / image_size, obj[3] / image_size
+    row = "top" if y < 1 / 3 else "bottom" if y > 2 / 3 else "middle"
+    col = "left" if x < 1 / 3 else "right" if x > 2 / 3 else "centre"
+    return "in the centre" if (row, col) == ("middle", "centre") else f"at the {row} {col}"
+
+
+def _enumeration(rng: random.Random, objects: Sequence[Obj], image_size: int, correct_itself: bool) -> str:
+    """A long caption that goes through the objects one at a time (left to right) and only then states the
+    total; with `correct_itself` it first skips one object, miscounts, and then corrects the count."""
+    ordered = sorted(objects, key=lambda o: (o[2], o[3]))
+    items = [f"{i}. a {_name(o)} {_where(o, image_size)}" for i, o in enumerate(ordered, 1)]
+    total = len(ordered)
+    lead = rng.choice(("Going through the picture from left to right:", "Let me list every shape, one at a time:",
+                       "Shape by shape, from the left:"))
+    if correct_itself and total >= 2:
+        skipped = rng.randrange(total)
+        seen = [f"{j}. a {_name(o)} {_where(o, image_size)}"
+                for j, o in enumerate((o for i, o in enumerate(ordered) if i != skipped), 1)]
+        missed = ordered[skipped]
+        return (f"{lead} {'; '.join(seen)}. So {_number(rng, total - 1)} shapes. "
+                f"{rng.choice(('Wait,', 'Hmm, no.', 'Let me check again.'))} I missed the {_name(missed)} "
+                f"{_where(missed, image_size)}. Counting again: {'; '.join(items)}. "
+                f"That makes {_number(rng, total)} shapes in total.")
+    return f"{lead} {'; '.join(items)}. That makes {_number(rng, total)} shape{'s' if total != 1 else ''} in total."
+
+
 def caption_document(rng: random.Random, spec: CorpusSpec) -> Document:
     diff = DIFFICULTIES[spec.difficulty]
     while True:
@@ -209,6 +247,10 @@ def caption_document(rng: random.Random, spec: CorpusSpec) -> Document:
     sentences += _distances(rng, objects, limit=rng.randint(0, 2))
     head, rest = sentences[:1], sentences[1:]
     rng.shuffle(rest)
+    # (the fraction is tested first, so that with 0 the random stream -- and the default corpus -- is unchanged)
+    if spec.enumerate_fraction and rng.random() < spec.enumerate_fraction:
+        correct = bool(spec.correction_fraction) and rng.random() < spec.correction_fraction
+        head = [_enumeration(rng, objects, spec.image_size, correct)]
     text = " ".join(head + rest)
     frame = rng.choice(CAPTION_FRAMES)
     body = frame.format(image=VISION_PLACEHOLDER, text=text, n=rng.randint(1, 40))
@@ -522,6 +564,49 @@ def prose_document(rng: random.Random, spec: CorpusSpec) -> Document:
     return Document("prose", " ".join(rng.sample(PROSE, rng.randint(2, 4))) + EOS)
 
 
+# Word pool for `repeat` pages: made-up names plus every plain word of the quizzes, drawn uniformly so that the
+# order carries no n-gram statistics a model could use instead of copying.
+REPEAT_WORDS = tuple(sorted(set(ADJECTIVES + NOUNS + COLOURS + PLACES + STICKERS + tuple(SHAPES)
+                                + tuple(w for pair in DIRECTIONS for w in pair))))
+
+
+def _random_span(rng: random.Random, lo: int, hi: int) -> str:
+    return " ".join(made_up_name(rng).lower() if rng.random() < 0.4 else rng.choice(REPEAT_WORDS)
+                    for _ in range(rng.randint(lo, hi)))
+
+
+def _random_code(rng: random.Random) -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "-".join("".join(rng.choice(alphabet) for _ in range(rng.randint(3, 5))) for _ in range(rng.randint(2, 4)))
+
+
+def repeat_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    """A web page in which one random span recurs verbatim (see the module docstring)."""
+    who, other = made_up_name(rng), made_up_name(rng)
+    span = _random_span(rng, 4, 14)
+    kind = rng.randrange(5)
+    if kind == 0:
+        text = (f"Posted by {who}:\n{span}\n\nReply from {other}:\n> {span}\n"
+                + rng.choice(("Ha, same here.", "Could not agree more.", "Where did you read that?", "+1")))
+    elif kind == 1:
+        verses = [_random_span(rng, 5, 10) for _ in range(rng.randint(2, 3))]
+        lines = [f"Lyrics: \"{made_up_name(rng)}\" by {who}"]
+        for verse in verses:
+            lines += [verse, f"Chorus: {span}"]
+        text = "\n".join(lines)
+    elif kind == 2:
+        code = _random_code(rng)
+        text = (f"Dear {who}, your booking code is {code}. {_random_span(rng, 3, 8).capitalize()}. "
+                f"Please quote {code} when you call. Booking code: {code}")
+    elif kind == 3:
+        items = ", ".join(_random_span(rng, 1, 2) for _ in range(rng.randint(3, 6)))
+        text = (f"{who}'s list: {items}.\n{_random_span(rng, 3, 8).capitalize()}.\n"
+                f"Read it back to me: {items}.")
+    else:
+        text = f"Say it three times fast: {span}. {span}. {span}."
+    return Document("repeat", text + EOS)
+
+
 def generate_corpus(spec: CorpusSpec) -> list[Document]:
     """All documents, shuffled; deterministic in `spec`."""
     rng = random.Random(f"demo-corpus:{spec.seed}")
@@ -531,6 +616,9 @@ def generate_corpus(spec: CorpusSpec) -> list[Document]:
     docs += [prose_document(rng, spec) for _ in range(spec.n_prose)]
     docs += [page_document(rng, spec) for _ in range(spec.n_pages)]
     docs += [quiz_page_document(rng, spec) for _ in range(spec.n_quiz_pages)]
+    # A separate stream, so that turning repeats on leaves every other document unchanged.
+    repeat_rng = random.Random(f"demo-corpus-repeats:{spec.seed}")
+    docs += [repeat_document(repeat_rng, spec) for _ in range(spec.n_repeats)]
     rng.shuffle(docs)
     return docs
 

@@ -27,6 +27,7 @@ from visualthinker.data.record import Record
 from visualthinker.data.synthetic import generate_records
 from visualthinker.demo.corpus import CorpusSpec
 from visualthinker.demo.pretrain import PretrainSpec, cached_pretrain, pretrain
+from visualthinker.demo.probes import caption_perception
 from visualthinker.generation.base import SamplingConfig
 from visualthinker.generation.hf import HFGenerator
 from visualthinker.models.adapter import get_adapter
@@ -282,6 +283,12 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     log(f"      sampled at T={probe['temperature']:g} on {probe['n']} prompts: answers with a listed option "
         f"{probe['option_rate']:.2f}, format {probe['format_rate']:.2f}, accuracy {probe['accuracy']:.2f}  "
         f"({time.perf_counter() - t:.0f} s)")
+    t = time.perf_counter()
+    perception = caption_perception(base_dir, test[:settings.probe_n], eval_kwargs["min_pixels"],
+                                    eval_kwargs["max_pixels"])
+    log(f"      perception (true caption most likely) {perception['accuracy']:.2f} vs chance "
+        f"{perception['chance']:.2f} on {perception['n']} images; copy_accuracy "
+        f"{pretrain_info.get('copy_accuracy', float('nan')):.2f}  ({time.perf_counter() - t:.0f} s)")
 
     log(f"[4/5] GRPO, R1-Zero recipe: {grpo['max_steps']} steps x {grpo['per_device_prompts']} prompts x "
         f"G={grpo['num_generations']}")
@@ -332,6 +339,8 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "base_model": str(base_dir),
         "base_weights_sha256": pretrain_info["weights_sha256"],
         "base_copy_accuracy": pretrain_info.get("copy_accuracy"),
+        "base_copy_curve": pretrain_info.get("copy_curve"),
+        "base_perception": perception,
         "report": report,
         "threads": settings.threads,
         "base_samples": base["samples"],

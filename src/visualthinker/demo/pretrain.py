@@ -51,6 +51,7 @@ class PretrainSpec:
     weight_decay: float = 0.01
     seed: int = 0
     threads: int = 1
+    probe_every: int = 0  # measure copy_accuracy every N steps (0: only at the end); reads, never changes weights
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -168,6 +169,9 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     batches: list[list[int]] = []
     model.train()
     losses = []
+    copy_curve: list[list[float]] = []
+    tokens_seen = 0  # text and image tokens of the language model (what emergence laws count)
+    probe = dict(low_id=64, high_id=spec.vocab_size - 16, seed=spec.seed)  # ids past the special/byte tokens
     for step in range(spec.steps):
         if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
             batches = length_batches(lengths, spec.batch_size, order_rng)
@@ -180,20 +184,26 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        tokens_seen += int(batch["attention_mask"].sum())
         if (step + 1) % 50 == 0 or step == 0:
             window = losses[-50:]
             log(f"pretrain step {step + 1}/{spec.steps}  loss {sum(window) / len(window):.3f}  "
                 f"({time.perf_counter() - t0:.0f} s)")
+        if spec.probe_every and (step + 1) % spec.probe_every == 0 and step + 1 < spec.steps:
+            model.eval()
+            copy_curve.append([step + 1, copy_accuracy(model, **probe)])
+            model.train()
+            log(f"pretrain step {step + 1}  copy_accuracy {copy_curve[-1][1]:.3f}")
     model.eval()
-    # ids past the special and single-byte tokens, short of the end of the vocabulary
-    copy_top1 = copy_accuracy(model, low_id=64, high_id=spec.vocab_size - 16, seed=spec.seed)
+    copy_top1 = copy_accuracy(model, **probe)
+    copy_curve.append([spec.steps, copy_top1])
     model.save_pretrained(out_dir)
     info = {
         "spec": spec.to_dict(), "cache_key": spec.cache_key(), "documents": len(docs),
-        "document_kinds": {k: sum(d.kind == k for d in docs) for k in ("caption", "dialogue", "markup", "prose", "page", "quizpage")},
+        "document_kinds": {k: sum(d.kind == k for d in docs) for k in ("caption", "dialogue", "markup", "prose", "page", "quizpage", "repeat")},
         "parameters": sum(p.numel() for p in model.parameters()), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "loss_curve": [round(sum(losses[i:i + 50]) / len(losses[i:i + 50]), 4) for i in range(0, len(losses), 50)],
-        "copy_accuracy": copy_top1,
+        "copy_accuracy": copy_top1, "copy_curve": copy_curve, "tokens_seen": tokens_seen,
         "data_seconds": t_data, "wall_seconds": time.perf_counter() - t0,
         "weights_sha256": weights_digest(out_dir),
     }

@@ -22,8 +22,9 @@ from visualthinker.sft.collate import IGNORE, collate
 from visualthinker.sft.config import SFTConfig
 from visualthinker.sft.data import build_examples
 from visualthinker.sft.schedule import BatchSchedule
+from visualthinker.trainer import checkpoint as ckpt
 from visualthinker.trainer.guards import check_update, check_weights
-from visualthinker.trainer.launch import build_accelerator, parameter_checksum, save_model
+from visualthinker.trainer.launch import build_accelerator, parameter_checksum, prepare_policy, save_model
 from visualthinker.trainer.outputs import RunLog
 from visualthinker.trainer.rundir import save_checkpoint, start_or_resume
 from visualthinker.trainer.setup import build_optimizer, build_policy
@@ -59,9 +60,10 @@ class SFTTrainer:
         self.max_steps = config.max_steps or math.ceil(config.num_epochs * self.schedule.steps_per_epoch)
         model = build_policy(self.adapter, config)
         optimizer, self.scheduler = build_optimizer(model, config, total_steps=self.max_steps)
-        # The scheduler is stepped by hand: accelerate's wrapper would step it once per process.
-        self.model, self.optimizer = acc.prepare(model, optimizer)
-        acc.register_for_checkpointing(self.scheduler)
+        # One backward sees per_device_batch_size sequences (DeepSpeed's micro-batch).
+        self.model, self.optimizer = prepare_policy(acc, model, optimizer, self.scheduler,
+                                                    config.per_device_batch_size, config.max_grad_norm,
+                                                    self.adapter.fsdp_wrap_classes)
         self.log = RunLog(self.output_dir)
 
     @property
@@ -144,7 +146,8 @@ class SFTTrainer:
             if config.save_every and (step + 1) % config.save_every == 0 and step + 1 < self.max_steps:
                 self.save_checkpoint(step + 1)
         bar.close()
-        self.save_checkpoint(self.max_steps)
+        if start < self.max_steps or not ckpt.latest_checkpoint(self.output_dir):
+            self.save_checkpoint(self.max_steps)
         acc.wait_for_everyone()
         check_weights(acc, self.model, self.max_steps, "final/")
         save_model(acc, self.model, self.processor, self.output_dir / "final")

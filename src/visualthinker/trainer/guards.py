@@ -87,21 +87,28 @@ def check_rollouts(accelerator: Any, step: int, experiences: Sequence[Any]) -> N
 
 
 def update_problem(step: int, losses: Sequence[torch.Tensor], grad_norm: float | None,
-                   overflow_skips_step: bool) -> str | None:
-    """A non-finite loss, or gradient norm (unless an fp16 loss scaler will skip the step, as it is built to)."""
+                   overflow_skips_step: bool, updated_in_backward: bool = False) -> str | None:
+    """A non-finite loss, or gradient norm (unless an fp16 loss scaler will skip the step, as it is built to).
+
+    Under DeepSpeed the optimizer step runs inside `backward`, so the check comes after the update: the message
+    says so (nothing of that step is saved: the weights are checked before every checkpoint)."""
+    stopped = ("the run stopped (DeepSpeed had already applied this step's update; no checkpoint of it is saved)"
+               if updated_in_backward else "the run stopped before updating the weights")
     for loss in losses:
         if not bool(torch.isfinite(loss.detach()).all()):
-            return (f"step {step}: the loss is {loss.item()}; the run stopped before updating the weights. "
+            return (f"step {step}: the loss is {loss.item()}; {stopped}. "
                     "Lower learning_rate, check the rewards and advantage_eps, or resume from the last checkpoint")
     if grad_norm is not None and not math.isfinite(grad_norm) and not overflow_skips_step:
-        return (f"step {step}: the gradient norm is {grad_norm}; the run stopped before updating the weights. "
+        return (f"step {step}: the gradient norm is {grad_norm}; {stopped}. "
                 "Lower learning_rate or max_grad_norm, or use float32 / bf16 instead of fp16")
     return None
 
 
 def check_update(accelerator: Any, step: int, losses: Sequence[torch.Tensor], grad_norm: float | None) -> None:
     overflow_skips_step = getattr(accelerator, "scaler", None) is not None
-    agree(accelerator, update_problem(step, losses, grad_norm, overflow_skips_step), step)
+    state = getattr(accelerator, "state", None)
+    updated_in_backward = getattr(getattr(state, "distributed_type", None), "name", "") == "DEEPSPEED"
+    agree(accelerator, update_problem(step, losses, grad_norm, overflow_skips_step, updated_in_backward), step)
 
 
 def _local(param: torch.Tensor) -> torch.Tensor:

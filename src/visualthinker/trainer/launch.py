@@ -168,6 +168,21 @@ def configure_engine(accelerator: Accelerator, micro_batch_size: int, max_grad_n
         plugin.transformer_cls_names_to_wrap = list(wrap_classes)
 
 
+def prepare_policy(accelerator: Accelerator, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   scheduler, micro_batch_size: int, max_grad_norm: float,
+                   wrap_classes: tuple[str, ...]) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """The trained model and its optimizer wrapped for the launch's engine (`train` and `sft` alike).
+
+    `micro_batch_size` is what one backward sees per rank (DeepSpeed needs it: no DataLoader is prepared). The
+    scheduler is stepped by hand after each optimizer step (accelerate's wrapper would step it once per
+    process) and is registered so that checkpoints save and restore it.
+    """
+    configure_engine(accelerator, micro_batch_size, max_grad_norm, wrap_classes)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+    return model, optimizer
+
+
 def prepare_reference(accelerator: Accelerator, ref: torch.nn.Module,
                       wrap_classes: tuple[str, ...]) -> torch.nn.Module:
     """The frozen reference for forward passes only, laid out like the policy but never registered with the

@@ -30,11 +30,11 @@ from visualthinker.trainer import checkpoint as ckpt
 from visualthinker.trainer import guards
 from visualthinker.trainer.launch import (
     build_accelerator,
-    configure_engine,
     generation_model,
     generation_weights,
     is_sharded,
     parameter_checksum,
+    prepare_policy,
     prepare_reference,
     save_model,
 )
@@ -104,11 +104,9 @@ class GRPOTrainer:
         model = build_policy(self.adapter, config)
         optimizer, self.scheduler = build_optimizer(model, config)
         # One backward sees the completions of one micro-batch: per_device_prompts x G.
-        configure_engine(self.accelerator, config.per_device_prompts * config.num_generations,
-                         config.max_grad_norm, self.adapter.fsdp_wrap_classes)
-        # The scheduler is stepped by hand: accelerate's wrapper would step it once per process.
-        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
-        self.accelerator.register_for_checkpointing(self.scheduler)
+        self.model, self.optimizer = prepare_policy(self.accelerator, model, optimizer, self.scheduler,
+                                                    config.per_device_prompts * config.num_generations,
+                                                    config.max_grad_norm, self.adapter.fsdp_wrap_classes)
         ref = build_reference(self.adapter, config)
         self.ref_model = (prepare_reference(self.accelerator, ref, self.adapter.fsdp_wrap_classes)
                           if ref is not None else None)

@@ -1,0 +1,82 @@
+"""Probes of a pretrained demo base model before RL: does it *perceive* what the held-out questions ask?
+
+`caption_perception` scores, for each held-out test record, one caption per choice in the corpus's own caption
+words ("There are exactly 3 red circles.", "The red circle is to the left of the blue square.", ...) after the
+record's image, and counts how often the caption of the correct choice is the most likely one. This reads the
+grounding that RL has to elicit, independently of the reply frame (the option-copy probe in pipeline.py) and of
+in-context copying (`pretrain.copy_accuracy`). Chance is 1 / number of choices per record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from visualthinker.data.record import Record
+from visualthinker.errors import DataError
+from visualthinker.models.adapter import VISION_PLACEHOLDER, get_adapter
+
+_COUNT = re.compile(r"How many (\w+) (\w+)s are in the image\?")
+_RELATION = re.compile(r"is the (\w+ \w+) (?:to the left or right of|above or below) the (\w+ \w+)\?")
+_DEPTH = re.compile(r"closer to the camera, the (\w+ \w+) or the (\w+ \w+)\?")
+_DISTANCE = re.compile(r"closer to the (\w+ \w+), the (\w+ \w+) or the (\w+ \w+)\?")
+_SIDE = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
+
+
+def choice_captions(record: Record) -> list[str]:
+    """One caption per choice (in `record.choices` order), each true exactly when that choice is the answer."""
+    q = record.question
+    if record.task == "count" and (m := _COUNT.search(q)):
+        colour, shape = m.groups()
+        return [f"There {'is' if c == '1' else 'are'} exactly {c} {colour} {shape}{'' if c == '1' else 's'}."
+                for c in record.choices]
+    if record.task == "relation" and (m := _RELATION.search(q)):
+        a, b = m.groups()
+        return [f"The {a} is {_SIDE[c]} the {b}." for c in record.choices]
+    if record.task == "depth" and (m := _DEPTH.search(q)):
+        x, y = m.groups()
+        other = {x: y, y: x}
+        return [f"The {c} is closer to the camera than the {other[c]}." for c in record.choices]
+    if record.task == "distance" and (m := _DISTANCE.search(q)):
+        anchor, x, y = m.groups()
+        other = {x: y, y: x}
+        return [f"The {c} is closer to the {anchor} than the {other[c]} is." for c in record.choices]
+    raise DataError(f"probe: record {record.id} ({record.task}) has a question this probe cannot rephrase as "
+                    "captions; use the synthetic set's test split")
+
+
+@torch.no_grad()
+def caption_perception(model_dir: str | Path, records: list[Record], min_pixels: int, max_pixels: int,
+                       frame: str = "{image}Photo: ") -> dict[str, Any]:
+    """Share of records whose correct-choice caption is the most likely one, overall and per task, with chance."""
+    adapter = get_adapter(str(model_dir))
+    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
+    model = adapter.load_model(str(model_dir)).eval()
+    prefix = frame.format(image=VISION_PLACEHOLDER)
+    n_prefix = None
+    hits: dict[str, list[float]] = defaultdict(list)
+    chance: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        captions = choice_captions(record)
+        batch = processor(text=[prefix + c for c in captions], images=[record.images[0]] * len(captions),
+                          return_tensors="pt", padding=True)
+        if n_prefix is None:
+            n_prefix = len(processor(text=[prefix], images=[record.images[0]], return_tensors="pt")["input_ids"][0])
+        logits = model(**batch, use_cache=False).logits[:, :-1].float()
+        targets = batch["input_ids"][:, 1:]
+        logp = torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0]
+        # left-padded: the caption tokens are the last (length - prefix) ones of each row
+        lengths = batch["attention_mask"].sum(1)
+        scores = [logp[i, -(int(lengths[i]) - n_prefix):].sum().item() for i in range(len(captions))]
+        best = record.choices[max(range(len(scores)), key=scores.__getitem__)]
+        hits[record.task].append(float(best == record.answer))
+        chance[record.task].append(1 / len(record.choices))
+    every = [h for v in hits.values() for h in v]
+    return {"accuracy": sum(every) / len(every),
+            "chance": sum(c for v in chance.values() for c in v) / len(every),
+            "per_task": {t: sum(v) / len(v) for t, v in sorted(hits.items())},
+            "per_task_chance": {t: sum(v) / len(v) for t, v in sorted(chance.items())}, "n": len(every)}

@@ -1,0 +1,42 @@
+"""The perception probe of the demo's base model: captions per choice, scored after the record's image."""
+
+from __future__ import annotations
+
+import pytest
+
+from visualthinker.data.synthetic import generate_records
+from visualthinker.demo.probes import caption_perception, choice_captions
+from visualthinker.errors import DataError
+
+
+def test_choice_captions_state_each_choice_and_only_the_answer_is_true():
+    records = generate_records(40, 0, split="test")
+    assert {r.task for r in records} == {"count", "relation", "depth", "distance"}
+    for record in records:
+        captions = choice_captions(record)
+        assert len(captions) == len(record.choices) == len(set(captions))
+        for choice, caption in zip(record.choices, captions, strict=True):
+            assert choice in caption  # the caption asserts exactly this choice
+    count = next(r for r in records if r.task == "count")
+    colour, shape = count.question.split()[2:4]  # "How many red circles are ..."
+    assert f"exactly {count.answer} {colour} {shape.removesuffix('s')}" in choice_captions(count)[
+        count.choices.index(count.answer)]
+
+
+def test_unknown_question_is_a_clear_error():
+    record = generate_records(1, 0, split="test")[0]
+    record.question = "What is this?"
+    with pytest.raises(DataError, match="cannot rephrase"):
+        choice_captions(record)
+
+
+def test_caption_perception_reports_accuracy_and_chance(tmp_path):
+    from visualthinker.models.tiny import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path / "m", hidden=32, layers=1, vision_depth=1, min_pixels=112 * 112,
+                                 max_pixels=112 * 112)
+    records = generate_records(8, 1, split="test")
+    out = caption_perception(model_dir, records, 112 * 112, 112 * 112)
+    assert out["n"] == 8 and 0.0 <= out["accuracy"] <= 1.0
+    assert set(out["per_task"]) == {r.task for r in records}
+    assert out["chance"] == pytest.approx(sum(1 / len(r.choices) for r in records) / 8)
