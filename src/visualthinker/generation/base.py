@@ -49,3 +49,16 @@ class GenerationBackend(Protocol):
     def generate(self, prompt_batch: dict, num_samples: int, sampling: SamplingConfig) -> Rollout:
         """Sample `num_samples` completions for every prompt row of `prompt_batch`, in one batched call."""
         ...
+
+
+class ModelGenerator:
+    """What every backend that samples from an in-process model needs: the model and the adapter's token ids
+    (where to stop, what to pad with, what never to sample)."""
+
+    def __init__(self, model, adapter, processor) -> None:
+        self.model = model
+        self.adapter = adapter
+        self.processor = processor
+        self.stop_ids = adapter.stop_token_ids(processor)
+        self.pad_id = adapter.pad_token_id(processor)
+        self.banned_ids = adapter.never_sample_ids(processor)

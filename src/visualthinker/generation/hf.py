@@ -16,20 +16,15 @@ from collections.abc import Iterator
 import torch
 from transformers import GenerationConfig
 
-from visualthinker.generation.base import Rollout, SamplingConfig
+from visualthinker.generation.base import ModelGenerator, Rollout, SamplingConfig
 from visualthinker.grpo.objective import completion_mask_from_stops
 
 
-class HFGenerator:
+class HFGenerator(ModelGenerator):
     """Batched sampling from a transformers model: the G samples of every prompt come from one call."""
 
     def __init__(self, model, adapter, processor, synced_gpus: bool = False) -> None:
-        self.model = model
-        self.adapter = adapter
-        self.processor = processor
-        self.stop_ids = adapter.stop_token_ids(processor)
-        self.pad_id = adapter.pad_token_id(processor)
-        self.banned_ids = adapter.never_sample_ids(processor)
+        super().__init__(model, adapter, processor)
         self.synced_gpus = synced_gpus  # FSDP / ZeRO-3: every rank must keep stepping until all are done
 
     def generation_config(self, sampling: SamplingConfig, num_samples: int) -> GenerationConfig:

@@ -19,7 +19,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from visualthinker.generation.base import Rollout, SamplingConfig
+from visualthinker.generation.base import ModelGenerator, Rollout, SamplingConfig
 from visualthinker.grpo.objective import completion_mask_from_stops
 from visualthinker.models.shared_prefix import causal_lm, encode_prompts, extend
 
@@ -73,16 +73,8 @@ def sample_categorical(probs: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=probs.shape[1] - 1)
 
 
-class SharedPrefixGenerator:
+class SharedPrefixGenerator(ModelGenerator):
     """The G samples of every prompt from one prefill of that prompt; same interface as HFGenerator."""
-
-    def __init__(self, model, adapter, processor) -> None:
-        self.model = model
-        self.adapter = adapter
-        self.processor = processor
-        self.stop_ids = adapter.stop_token_ids(processor)
-        self.pad_id = adapter.pad_token_id(processor)
-        self.banned_ids = adapter.never_sample_ids(processor)
 
     @torch.no_grad()
     def generate(self, prompt_batch: dict, num_samples: int, sampling: SamplingConfig) -> Rollout:
