@@ -111,6 +111,11 @@ def _save(out_dir: Path, family: str, config, tokenizer, min_pixels: int, max_pi
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     image_processor = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
+    return _save_processor(out_dir, adapter, image_processor, tokenizer)
+
+
+def _save_processor(out_dir: Path, adapter, image_processor, tokenizer) -> Path:
+    """The processor, image processor and tokenizer files `load_processor` reads back from a model directory."""
     processor = adapter.processor_class(image_processor=image_processor, tokenizer=tokenizer,
                                         chat_template=tokenizer.chat_template)
     processor.save_pretrained(out_dir)
@@ -212,9 +217,4 @@ def _build_from_real_files(real_dir: Path, out_dir: Path, raw: dict, max_pixels:
     image_processor = Qwen2VLImageProcessorPil(min_pixels=real_ip["min_pixels"],
                                                max_pixels=max_pixels or real_ip["max_pixels"],
                                                **{k: real_ip[k] for k in keys if k in real_ip})
-    processor = adapter.processor_class(image_processor=image_processor, tokenizer=tokenizer,
-                                        chat_template=tokenizer.chat_template)
-    processor.save_pretrained(out_dir)
-    image_processor.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return _save_processor(out_dir, adapter, image_processor, tokenizer)
