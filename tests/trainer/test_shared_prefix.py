@@ -9,10 +9,12 @@ import torch
 from tests.trainer.conftest import make_records
 from tests.trainer.test_train_run import _config
 from visualthinker.generation.shared import SharedPrefixGenerator
+from visualthinker.grpo.fused_head import fused_head_grpo_loss
 from visualthinker.grpo.objective import chunked_token_logprobs, grpo_loss, token_logprobs
 from visualthinker.prompts import PromptSpec
+from visualthinker.trainer import rollout
 from visualthinker.trainer.loop import GRPOTrainer, SharedPrefixPlan, shared_prefix_plan
-from visualthinker.trainer.rollout import experience_logprobs, policy_logprobs, shared_prefix_logprobs
+from visualthinker.trainer.rollout import policy_logprobs, policy_loss, shared_prefix_logprobs
 
 G = 3
 
@@ -101,8 +103,7 @@ def _step_grads(trainer, exp, shared: bool):
     trainer.shared = shared_prefix_plan(trainer.config, 1) if shared else SharedPrefixPlan(False, False)
     trainer._reference_logprobs(exp)
     trainer.model.train()
-    logp = experience_logprobs(trainer.model, exp, trainer.config.temperature, trainer.shared.policy)
-    out = grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask, beta=trainer.config.beta)
+    out = policy_loss(trainer.model, exp, trainer.config.temperature, trainer.shared.policy, beta=trainer.config.beta)
     trainer.model.zero_grad(set_to_none=True)
     out.loss.backward()
     trainer.model.eval()
@@ -111,7 +112,7 @@ def _step_grads(trainer, exp, shared: bool):
 
 
 @pytest.mark.parametrize("extra", [["lora_rank=4"], ["num_iterations=2"], ["freeze_vision=true", "beta=0.0"]])
-def test_trainer_step_equals_plain_path(tiny_model_dir, tmp_path, extra):
+def test_trainer_step_equals_plain_path(tiny_model_dir, tmp_path, extra, monkeypatch):
     """Reference (LoRA: adapter off), old-policy (mu > 1) and policy passes through the trainer, both ways."""
     if "lora_rank=4" in extra:
         pytest.importorskip("peft")
@@ -120,7 +121,11 @@ def test_trainer_step_equals_plain_path(tiny_model_dir, tmp_path, extra):
     assert isinstance(trainer.maker.generator, SharedPrefixGenerator)
     exp = trainer.maker.make(make_records(3), torch.device("cpu"))
     plain = _step_grads(trainer, exp, shared=False)
+    fused_calls = []
+    monkeypatch.setattr(rollout, "fused_head_grpo_loss",
+                        lambda *a, **k: fused_calls.append(1) or fused_head_grpo_loss(*a, **k))
     shared = _step_grads(trainer, exp, shared=True)
+    assert fused_calls == [1]  # the shared policy pass ran the fused output head + loss
     on = exp.completion_mask.bool()
     torch.testing.assert_close(shared[0], plain[0], rtol=1e-5, atol=1e-7)
     for a, b in zip(shared[1:3], plain[1:3], strict=True):

@@ -102,6 +102,67 @@ class LossOutput:
     clip_ratio: torch.Tensor  # share of masked tokens where the clip was active (detached)
 
 
+@dataclass
+class TokenTerms:
+    """The per-token pieces of the loss (each a function of that token's log-prob alone)."""
+
+    loss: torch.Tensor  # -(min(ratio*A, clip(ratio)*A) - beta*KL_k3)
+    kl: torch.Tensor
+    unclipped: torch.Tensor
+    clipped: torch.Tensor
+
+
+def per_token_loss(logp: torch.Tensor, old_logp: torch.Tensor | None, ref_logp: torch.Tensor | None,
+                   advantages: torch.Tensor, beta: float = 0.04, epsilon_low: float = 0.2,
+                   epsilon_high: float = 0.2) -> TokenTerms:
+    """Per token: -(min(ratio*A, clip(ratio)*A) - beta*KL_k3). `advantages` broadcasts against `logp` ((B,) for
+    (B, T) log-probs, or one value per token for a flat selection of tokens).
+
+    Each token's term depends only on its own log-prob (and its old / reference log-prob and advantage), so the
+    gradient of the aggregated loss with respect to one log-prob is known token by token
+    (grpo/fused_head.py relies on this).
+    `old_logp=None` means a single policy iteration (mu = 1): ratio = exp(logp - logp.detach()) = 1, whose
+    gradient is the policy gradient, exactly as in the paper's code.
+    """
+    old = logp.detach() if old_logp is None else old_logp
+    ratio = torch.exp(logp - old)
+    adv = advantages.unsqueeze(1) if advantages.dim() < logp.dim() else advantages
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high) * adv
+    loss = -torch.min(unclipped, clipped)
+    kl = torch.zeros_like(logp)
+    if beta != 0.0:
+        if ref_logp is None:
+            raise ValueError("beta > 0 needs reference log-probs")
+        kl = kl_k3(logp, ref_logp)
+        loss = loss + beta * kl
+    return TokenTerms(loss=loss, kl=kl, unclipped=unclipped, clipped=clipped)
+
+
+def aggregation_weights(mask: torch.Tensor, aggregation: LossAggregation = "grpo",
+                        token_normalizer: float | None = None,
+                        max_completion_length: int | None = None) -> torch.Tensor:
+    """(B, T) weights w such that the aggregated loss is sum(w * per_token_loss); zero off the mask.
+
+      grpo        mean over each sequence's tokens, then over sequences (paper)
+      token_mean  sum over all tokens / `token_normalizer` (DAPO: tokens of the whole batch; defaults to local)
+      dr_grpo     sum over all tokens / (B * max_completion_length) (Dr. GRPO, constant normaliser)
+      bnpo        sum over all tokens / tokens of this micro-batch
+    """
+    mask = mask.float()
+    if aggregation == "grpo":
+        return mask / (mask.sum(-1, keepdim=True).clamp(min=1) * mask.shape[0])
+    if aggregation == "token_mean":
+        return mask / (token_normalizer if token_normalizer else mask.sum().clamp(min=1))
+    if aggregation == "dr_grpo":
+        if not max_completion_length:
+            raise ValueError("dr_grpo needs max_completion_length")
+        return mask / (mask.shape[0] * max_completion_length)
+    if aggregation == "bnpo":
+        return mask / mask.sum().clamp(min=1)
+    raise ValueError(f"unknown loss aggregation {aggregation!r}; choose one of {LOSS_AGGREGATIONS}")
+
+
 def grpo_loss(
     logp: torch.Tensor,
     old_logp: torch.Tensor | None,
@@ -115,47 +176,20 @@ def grpo_loss(
     token_normalizer: float | None = None,
     max_completion_length: int | None = None,
 ) -> LossOutput:
-    """Per token: -(min(ratio*A, clip(ratio)*A) - beta*KL_k3), then aggregated.
-
-    `old_logp=None` means a single policy iteration (mu = 1): ratio = exp(logp - logp.detach()) = 1, whose
-    gradient is the policy gradient, exactly as in the paper's code.
-    Aggregations:
-      grpo        mean over each sequence's tokens, then over sequences (paper)
-      token_mean  sum over all tokens / `token_normalizer` (DAPO: tokens of the whole batch; defaults to local)
-      dr_grpo     sum over all tokens / (B * max_completion_length) (Dr. GRPO, constant normaliser)
-      bnpo        sum over all tokens / tokens of this micro-batch
-    """
-    mask = mask.to(logp.dtype)
-    old = logp.detach() if old_logp is None else old_logp
-    ratio = torch.exp(logp - old)
-    adv = advantages.unsqueeze(1)
-    unclipped = ratio * adv
-    clipped = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high) * adv
-    per_token = -torch.min(unclipped, clipped)
-    kl = torch.zeros_like(logp)
-    if beta != 0.0:
-        if ref_logp is None:
-            raise ValueError("beta > 0 needs reference log-probs")
-        kl = kl_k3(logp, ref_logp)
-        per_token = per_token + beta * kl
-
-    if aggregation == "grpo":
-        loss = ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
-    elif aggregation == "token_mean":
-        loss = (per_token * mask).sum() / (token_normalizer if token_normalizer else mask.sum().clamp(min=1))
-    elif aggregation == "dr_grpo":
-        if not max_completion_length:
-            raise ValueError("dr_grpo needs max_completion_length")
-        loss = (per_token * mask).sum() / (mask.shape[0] * max_completion_length)
-    elif aggregation == "bnpo":
-        loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
-    else:
-        raise ValueError(f"unknown loss aggregation {aggregation!r}; choose one of {LOSS_AGGREGATIONS}")
-
+    """sum(aggregation_weights * per_token_loss), with the mean KL and the clipped share of the masked tokens."""
+    weights = aggregation_weights(mask, aggregation, token_normalizer, max_completion_length).to(logp.dtype)
+    terms = per_token_loss(logp, old_logp, ref_logp, advantages, beta, epsilon_low, epsilon_high)
+    loss = (terms.loss * weights).sum()
     with torch.no_grad():
-        n = mask.sum().clamp(min=1)
-        kl_mean = (kl * mask).sum() / n
-        # tokens where the clipped term is the one the min keeps, i.e. where clipping stopped the gradient
-        was_clipped = ((clipped < unclipped) & (mask > 0)).to(logp.dtype)
-        clip_ratio = was_clipped.sum() / n
-    return LossOutput(loss=loss, kl=kl_mean, clip_ratio=clip_ratio)
+        stats = token_stats(terms, mask > 0)
+    return LossOutput(loss=loss, kl=stats[0] / stats[2].clamp(min=1), clip_ratio=stats[1] / stats[2].clamp(min=1))
+
+
+def token_stats(terms: TokenTerms, keep: torch.Tensor) -> torch.Tensor:
+    """[sum of KL, number of clipped tokens, number of tokens] over the tokens where `keep` is true.
+
+    A token counts as clipped where the clipped term is the one the min keeps, i.e. where clipping stopped the
+    gradient."""
+    keep = keep.to(terms.kl.dtype)
+    was_clipped = (terms.clipped < terms.unclipped).to(terms.kl.dtype) * keep
+    return torch.stack([(terms.kl * keep).sum(), was_clipped.sum(), keep.sum()]).detach()

@@ -21,7 +21,6 @@ from visualthinker.errors import ConfigError
 from visualthinker.generation.base import SamplingConfig
 from visualthinker.generation.hf import HFGenerator
 from visualthinker.generation.shared import SharedPrefixGenerator
-from visualthinker.grpo.objective import grpo_loss
 from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.registry import resolve_reward, reward_name
@@ -39,7 +38,7 @@ from visualthinker.trainer.launch import (
     save_model,
 )
 from visualthinker.trainer.outputs import RunLog
-from visualthinker.trainer.rollout import Experience, ExperienceMaker, experience_logprobs
+from visualthinker.trainer.rollout import Experience, ExperienceMaker, experience_logprobs, policy_loss
 from visualthinker.trainer.rundir import save_checkpoint, start_or_resume
 from visualthinker.trainer.sampler import PromptSchedule
 from visualthinker.trainer.setup import build_optimizer, build_policy, build_reference
@@ -206,11 +205,11 @@ class GRPOTrainer:
             for exp in exps:
                 with self.accelerator.accumulate(self.model):
                     with self.accelerator.autocast():
-                        logp = experience_logprobs(self.model, exp, config.temperature, self.shared.policy)
-                    out = grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask,
-                                    beta=config.beta, epsilon_low=config.epsilon_low,
-                                    epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
-                                    token_normalizer=normalizer, max_completion_length=config.max_completion_length)
+                        out = policy_loss(self.model, exp, config.temperature, self.shared.policy,
+                                          beta=config.beta, epsilon_low=config.epsilon_low,
+                                          epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
+                                          token_normalizer=normalizer,
+                                          max_completion_length=config.max_completion_length)
                     self.accelerator.backward(out.loss)
                     pending.append(out.loss.detach())
                     if self.accelerator.sync_gradients:

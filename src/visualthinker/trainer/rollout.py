@@ -11,7 +11,8 @@ import torch
 
 from visualthinker.data.record import Record
 from visualthinker.generation.base import GenerationBackend, SamplingConfig
-from visualthinker.grpo.objective import chunked_token_logprobs, group_advantages
+from visualthinker.grpo.fused_head import fused_head_grpo_loss
+from visualthinker.grpo.objective import LossOutput, chunked_token_logprobs, group_advantages, grpo_loss
 from visualthinker.models.adapter import QwenVLAdapter
 from visualthinker.models.shared_prefix import causal_lm, completion_hidden
 from visualthinker.prompts import PromptSpec
@@ -58,6 +59,24 @@ def shared_prefix_logprobs(model, prompt_inputs: dict[str, torch.Tensor], comple
     hidden = completion_hidden(model, prompt_inputs, completion_ids, completion_mask, group_size)
     head = causal_lm(model).lm_head
     return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+
+
+def policy_loss(model, exp: Experience, temperature: float, shared_prefix: bool, **loss_settings) -> LossOutput:
+    """The GRPO loss of `exp` under `model`, with gradients; `loss_settings` are `grpo_loss`'s keyword arguments.
+
+    On the shared-prefix path with a plain linear output head, the head and the loss run fused
+    (grpo/fused_head.py: three head products per token instead of four, the same loss and gradients); otherwise
+    the log-probs are computed first and `grpo_loss` applied to them."""
+    if shared_prefix:
+        head = causal_lm(model).lm_head
+        if type(head) is torch.nn.Linear:  # a LoRA-wrapped head has its own forward: the unfused path runs it
+            hidden = completion_hidden(model, exp.prompt_inputs, exp.completion_ids, exp.completion_mask,
+                                       exp.group_size)
+            return fused_head_grpo_loss(hidden, head.weight, head.bias, exp.completion_ids, exp.old_logp,
+                                        exp.ref_logp, exp.advantages, exp.completion_mask, temperature,
+                                        **loss_settings)
+    logp = experience_logprobs(model, exp, temperature, shared_prefix)
+    return grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask, **loss_settings)
 
 
 def experience_logprobs(model, exp: Experience, temperature: float, shared_prefix: bool) -> torch.Tensor:
