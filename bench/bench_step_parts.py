@@ -4,7 +4,8 @@
 
 Times, for the plain path and the shared-prefix path: generation prefill (1 new token) and the whole generation,
 one decode step's logits processing (transformers' processors vs visualthinker's), the log-probs without
-gradients (reference / old policy), the output head + log-softmax alone, and the policy forward + backward.
+gradients (reference / old policy), the output head + log-softmax alone, and the policy forward + backward of the
+GRPO loss (shared prefix: unfused, and with the fused output head + loss of grpo/fused_head.py).
 Every number is the median of N repeats (wall and process CPU time), measured here.
 """
 
@@ -37,8 +38,9 @@ def main() -> int:
 
     from visualthinker.generation.base import SamplingConfig
     from visualthinker.generation.hf import HFGenerator
-    from visualthinker.generation.shared import LogitsPipeline, SharedPrefixGenerator
-    from visualthinker.grpo.objective import chunked_token_logprobs, token_logprobs
+    from visualthinker.generation.shared import LogitsPipeline, SharedPrefixGenerator, last_position_logits
+    from visualthinker.grpo.fused_head import fused_head_grpo_loss
+    from visualthinker.grpo.objective import chunked_token_logprobs, grpo_loss, token_logprobs
     from visualthinker.models import adapter as adapter_module
     from visualthinker.models.builtin import cache_root
     from visualthinker.models.shared_prefix import completion_hidden
@@ -87,7 +89,10 @@ def main() -> int:
     pipeline = LogitsPipeline(full, hf.banned_ids)
     hidden_last = torch.randn(N, model.lm_head.in_features)
     with torch.no_grad():
-        report("one decode step: output head on the last position", timed(lambda: model.lm_head(hidden_last), 20))
+        report("one decode step: output head on the last position (F.linear)",
+               timed(lambda: model.lm_head(hidden_last), 20))
+        report("one decode step: output head on the last position (visualthinker)",
+               timed(lambda: last_position_logits(model.lm_head, hidden_last), 20))
     report("one decode step: logits processing + sampling (transformers)",
            timed(lambda: torch.multinomial(torch.softmax(processors(seq, logits.clone()), -1), 1), 20))
     report("one decode step: logits processing + sampling (visualthinker)",
@@ -104,6 +109,7 @@ def main() -> int:
         report("  of which: hidden states (shared prefix)",
                timed(lambda: completion_hidden(model, prompt_inputs, ids, mask, G), r))
         hidden = completion_hidden(model, prompt_inputs, ids, mask, G)
+        ref = chunked_token_logprobs(hidden, ids, model.lm_head, V)  # reference log-probs for the loss below
         report("  of which: output head + log-softmax, chunked",
                timed(lambda: chunked_token_logprobs(hidden, ids, model.lm_head, V), r))
         report("  output head + log-softmax, all tokens at once",
@@ -112,14 +118,21 @@ def main() -> int:
     def backward(fn):
         def run():
             model.zero_grad(set_to_none=True)
-            fn().sum().backward()
+            fn().backward()
         return run
 
     model.train()
+    advantages = torch.linspace(-1.0, 1.0, N)
     report("policy forward + backward (plain)",
-           timed(backward(lambda: policy_logprobs(model, plain_inputs, ids, 1.0)), r))
-    report("policy forward + backward (shared prefix)",
-           timed(backward(lambda: shared_prefix_logprobs(model, prompt_inputs, ids, mask, G, 1.0)), r))
+           timed(backward(lambda: grpo_loss(policy_logprobs(model, plain_inputs, ids, 1.0), None, ref, advantages,
+                                            mask).loss), r))
+    report("policy forward + backward (shared prefix, log-probs then loss)",
+           timed(backward(lambda: grpo_loss(shared_prefix_logprobs(model, prompt_inputs, ids, mask, G, 1.0),
+                                            None, ref, advantages, mask).loss), r))
+    report("policy forward + backward (shared prefix, fused head + loss)",
+           timed(backward(lambda: fused_head_grpo_loss(
+               completion_hidden(model, prompt_inputs, ids, mask, G), model.lm_head.weight, model.lm_head.bias,
+               ids, None, ref, advantages, mask).loss), r))
     return 0
 
 

