@@ -71,7 +71,7 @@ def main() -> int:
 
     def report(name: str, seconds: tuple[float, float]) -> None:
         rows.append((name, seconds))
-        print(f"{name:<62} wall {seconds[0]:8.3f} s   cpu {seconds[1]:8.3f} s", flush=True)
+        print(f"{name:<68} wall {seconds[0]:8.3f} s   cpu {seconds[1]:8.3f} s", flush=True)
 
     print(f"preset {preset.name}: {preset.prompts} prompts x G {G}, {preset.image_side}px, {L} new tokens, "
           f"prompt length {batch['input_ids'].shape[1]}, vocab {model.lm_head.out_features}")
