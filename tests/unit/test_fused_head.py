@@ -92,3 +92,39 @@ def test_beta_needs_reference():
     hidden, weight, bias, tokens, mask, adv, _, _ = _case(3, False, 0.0)
     with pytest.raises(ValueError, match="reference"):
         fused_head_grpo_loss(hidden, weight, bias, tokens, None, None, adv, mask, beta=0.04)
+
+
+def test_tied_embedding_and_head():
+    """Qwen2-VL-2B ties its input embedding and output head: both uses' gradients reach the one parameter."""
+    g = torch.Generator().manual_seed(4)
+    emb = torch.nn.Embedding(V, H)
+    mix = torch.randn(H, H, generator=g) / H ** 0.5
+    inputs = torch.randint(0, V, (B, T), generator=g)
+    tokens = torch.randint(0, V, (B, T), generator=g)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[1, 4:] = 0
+    adv = torch.randn(B, generator=g)
+    with torch.no_grad():
+        ref = chunked_token_logprobs(torch.tanh(emb(inputs) @ mix), tokens, lambda x: F.linear(x, emb.weight), V)
+    grads = []
+    for fused in (False, True):
+        emb.zero_grad()
+        hidden = torch.tanh(emb(inputs) @ mix)
+        if fused:
+            loss = fused_head_grpo_loss(hidden, emb.weight, None, tokens, None, ref - 0.1, adv, mask).loss
+        else:
+            logp = chunked_token_logprobs(hidden, tokens, lambda x: F.linear(x, emb.weight), V)
+            loss = grpo_loss(logp, None, ref - 0.1, adv, mask).loss
+        loss.backward()
+        grads.append(emb.weight.grad.clone())
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-7)
+
+
+def test_runs_under_bf16_autocast():
+    hidden, weight, bias, tokens, mask, adv, _, ref_logp = _case(5, False, 0.04)
+    h, w = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fused_head_grpo_loss(h, w, None, tokens, None, ref_logp, adv, mask)
+    out.loss.backward()
+    assert out.loss.dtype == torch.float32 and torch.isfinite(out.loss)
+    assert h.grad.dtype == h.dtype and w.grad.dtype == w.dtype and w.grad.abs().sum() > 0
