@@ -78,12 +78,10 @@ class _HeadLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor, _grad_stats: torch.Tensor):
-        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
-        scale = grad_loss.to(grad_hidden.dtype)
-        return (grad_hidden * scale,
-                None if grad_weight is None else grad_weight * scale.to(grad_weight.dtype),
-                None if grad_bias is None else grad_bias * scale.to(grad_bias.dtype),
-                None, None, None, None, None, None, None, None)
+        # Scaled in place: no second vocabulary-sized buffer. A second backward through the same graph
+        # (retain_graph=True) then fails on the saved tensors' version check instead of scaling them twice.
+        grads = [None if g is None else g.mul_(grad_loss.to(g.dtype)) for g in ctx.saved_tensors]
+        return (*grads, None, None, None, None, None, None, None, None)
 
 
 def fused_head_grpo_loss(
