@@ -7,11 +7,16 @@ same order as `generate` (repetition penalty over prompt + completion, banned id
 so the sampling distribution is unchanged (drawn by inverting the CDF instead of `torch.multinomial`: the same
 distribution, a different random stream); processors that would do nothing (temperature 1, top-k 0, top-p 1,
 penalty 1) are skipped, and the output head runs on the last position only.
+
+With the weights sharded over ranks (ZeRO-3, FSDP2: `synced_gpus`), every module call gathers weights with the
+other ranks, so a rank whose rows have all stopped keeps stepping (without recording tokens or drawing random
+numbers) until every rank has stopped, as `generate(synced_gpus=True)` does.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 from transformers.generation.logits_process import (
     RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
@@ -73,8 +78,21 @@ def sample_categorical(probs: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=probs.shape[1] - 1)
 
 
+def every_rank_done(done: bool, synced_gpus: bool, device: torch.device) -> bool:
+    """`done` on this rank, and (synced) on every other rank too."""
+    if not synced_gpus:
+        return done
+    flag = torch.tensor(0.0 if done else 1.0, device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.SUM)
+    return flag.item() == 0.0
+
+
 class SharedPrefixGenerator(ModelGenerator):
     """The G samples of every prompt from one prefill of that prompt; same interface as HFGenerator."""
+
+    def __init__(self, model, adapter, processor, synced_gpus: bool = False) -> None:
+        super().__init__(model, adapter, processor)
+        self.synced_gpus = synced_gpus  # ZeRO-3 / FSDP2: every rank keeps stepping until all are done
 
     @torch.no_grad()
     def generate(self, prompt_batch: dict, num_samples: int, sampling: SamplingConfig) -> Rollout:
@@ -89,13 +107,17 @@ class SharedPrefixGenerator(ModelGenerator):
         finished = torch.zeros(N, dtype=torch.bool, device=device)
         hidden = prefix.last_hidden
         generated: list[torch.Tensor] = []
+        done = False  # this rank's rows have all stopped (it may still step for the other ranks)
         for t in range(sampling.max_new_tokens):
-            token = pipeline.next_tokens(sequences, head(hidden))
-            token = torch.where(finished, torch.full_like(token, self.pad_id), token)
-            generated.append(token)
-            sequences = torch.cat([sequences, token.unsqueeze(1)], dim=1)
-            finished |= torch.isin(token, stops)
-            if bool(finished.all()) or t + 1 == sampling.max_new_tokens:
+            logits = head(hidden)
+            if not done:
+                token = pipeline.next_tokens(sequences, logits)
+                token = torch.where(finished, torch.full_like(token, self.pad_id), token)
+                generated.append(token)
+                sequences = torch.cat([sequences, token.unsqueeze(1)], dim=1)
+                finished |= torch.isin(token, stops)
+                done = bool(finished.all())
+            if t + 1 == sampling.max_new_tokens or every_rank_done(done, self.synced_gpus, device):
                 break
             # generate keeps attending to every generated position (pads after a stop included); so do we
             mask = torch.ones(N, t + 1, dtype=torch.long, device=device)

@@ -13,7 +13,7 @@ from visualthinker.data.record import Record
 from visualthinker.generation.base import GenerationBackend, SamplingConfig
 from visualthinker.grpo.objective import chunked_token_logprobs, group_advantages
 from visualthinker.models.adapter import QwenVLAdapter
-from visualthinker.models.shared_prefix import causal_lm, completion_hidden
+from visualthinker.models.shared_prefix import PROMPT_KEYS, call_as_forward, completion_hidden
 from visualthinker.prompts import PromptSpec
 from visualthinker.trainer.guards import reward_tensor
 
@@ -54,10 +54,18 @@ def policy_logprobs(model, inputs: dict[str, torch.Tensor], completion_ids: torc
 def shared_prefix_logprobs(model, prompt_inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
                            completion_mask: torch.Tensor, group_size: int, temperature: float) -> torch.Tensor:
     """The same log-probs with each prompt computed once for its G completions (models/shared_prefix.py);
-    the output head runs a bounded chunk of tokens at a time."""
-    hidden = completion_hidden(model, prompt_inputs, completion_ids, completion_mask, group_size)
-    head = causal_lm(model).lm_head
-    return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+    the output head runs a bounded chunk of tokens at a time.
+
+    The whole pass, output head included, runs as the forward of `model` as prepared by the launch (DDP, a
+    DeepSpeed engine, FSDP2, peft), so the wrapper syncs gradients and gathers weights as for the plain path."""
+
+    def forward(hf_model, completion_ids, completion_mask, **prompt):
+        hidden = completion_hidden(hf_model, prompt, completion_ids, completion_mask, group_size)
+        head = hf_model.lm_head
+        return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+
+    prompt = {k: prompt_inputs[k] for k in PROMPT_KEYS if prompt_inputs.get(k) is not None}
+    return call_as_forward(model, forward, **prompt, completion_ids=completion_ids, completion_mask=completion_mask)
 
 
 def experience_logprobs(model, exp: Experience, temperature: float, shared_prefix: bool) -> torch.Tensor:
