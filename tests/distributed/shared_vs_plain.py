@@ -1,7 +1,8 @@
 """Launched by tests/distributed/test_launch_paths.py on 2 CPU processes (DDP): one GRPO micro-batch per rank
 (different prompts on each rank), and the loss gradients of the prepared DDP policy by the plain path and by the
 shared-prefix path, which must be equal (rtol 1e-5) — so the shared path's gradients are all-reduced like the
-plain path's. Rank 0 writes the largest differences to OUT/shared_vs_plain.json.
+plain path's. The output head runs 4 tokens at a time (small_chunks.py), so its chunks are recomputed in the
+backward pass. Rank 0 writes the largest differences to OUT/shared_vs_plain.json.
 
     accelerate launch --config_file configs/accelerate/cpu-2proc.yaml -m tests.distributed.shared_vs_plain OUT
 """
@@ -22,7 +23,7 @@ from visualthinker.trainer.rollout import experience_logprobs
 
 OVERRIDES = ["num_generations=3", "per_device_prompts=2",
              "gradient_accumulation_steps=1", "max_completion_length=6", "report_to=[]", "progress_bar=false",
-             "min_pixels=3136", "max_pixels=12544", "eval_every=0", "rewards=[tests.trainer.conftest:index_reward]"]
+             "min_pixels=3136", "max_pixels=12544", "eval_every=0", "rewards=[tests.distributed.small_chunks:index_reward]"]
 
 
 def gradients(trainer: GRPOTrainer, exp, shared: bool) -> dict[str, torch.Tensor]:
@@ -32,9 +33,16 @@ def gradients(trainer: GRPOTrainer, exp, shared: bool) -> dict[str, torch.Tensor
     trainer.model.eval()
     trainer._reference_logprobs(exp)
     trainer.model.train()
+    head = trainer.accelerator.unwrap_model(trainer.model).lm_head
+    calls = []
+    handle = head.register_forward_hook(lambda *_: calls.append(1))
     logp = experience_logprobs(trainer.model, exp, trainer.config.temperature, shared)
+    in_forward = len(calls)
     out = grpo_loss(logp, None, exp.ref_logp, exp.advantages, exp.completion_mask, beta=trainer.config.beta)
     trainer.accelerator.backward(out.loss)
+    handle.remove()
+    if shared:  # the head ran chunk by chunk, and every chunk again in the backward pass
+        assert in_forward > 1 and len(calls) == 2 * in_forward, (in_forward, len(calls))
     grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
     trainer.optimizer.zero_grad(set_to_none=True)
     return grads

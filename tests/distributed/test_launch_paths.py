@@ -10,7 +10,8 @@ Every run takes the shared-prefix path (the default; its metrics say so) for gen
 passes, which run as the forward of the engine's wrapper. That the shared path gives the plain path's result
 under a launch is checked on gradients (the two paths sample with different random streams, so whole runs would
 draw different completions): one more DDP launch computes the all-reduced gradients of the same micro-batches
-both ways (shared_vs_plain.py).
+both ways (shared_vs_plain.py). The output head runs 4 tokens at a time in every run (small_chunks.py, the
+runs' reward plug-in), so its chunks are recomputed in the backward pass under every engine.
 """
 
 import json
@@ -45,7 +46,7 @@ def _train(config_file: str, out: Path, cache: Path, *extra: str) -> dict:
     args = ["visualthinker", "train", str(REPO / "configs" / "tiny.yaml"), f"output_dir={out}", "max_steps=2",
             # periodic greedy evaluation at steps 0 and 2 on 3 items: ranks get 2 and 1 (+1 filler) items
             "eval_every=2", "eval_limit=3", "eval_max_new_tokens=4", "eval_batch_size=2", "save_every=1", "max_completion_length=8", "per_device_prompts=1", "report_to=[]",
-            "progress_bar=false", "rewards=[tests.trainer.conftest:index_reward]", *extra]
+            "progress_bar=false", "rewards=[tests.distributed.small_chunks:index_reward]", *extra]
     t0 = time.perf_counter()
     run_accelerate(LAUNCH / config_file, args, _env(cache), out.parent, timeout=300)
     TIMINGS[f"{config_file}{' ' + ' '.join(extra) if extra else ''}"] = time.perf_counter() - t0
