@@ -4,7 +4,8 @@ shared-prefix path, which must be equal (rtol 1e-5) — so the shared path's gra
 plain path's. The output head runs 4 tokens at a time (small_chunks.py), so its chunks are recomputed in the
 backward pass. Rank 0 writes the largest differences to OUT/shared_vs_plain.json.
 
-    accelerate launch --config_file configs/accelerate/cpu-2proc.yaml -m tests.distributed.shared_vs_plain OUT
+    accelerate launch --config_file configs/accelerate/cpu-2proc.yaml -m tests.distributed.shared_vs_plain OUT \
+        [key=value ...]   (training config overrides, e.g. lora_rank=4 gradient_checkpointing=true)
 """
 
 import json
@@ -48,10 +49,10 @@ def gradients(trainer: GRPOTrainer, exp, shared: bool) -> dict[str, torch.Tensor
     return grads
 
 
-def main(out: Path) -> None:
+def main(out: Path, overrides: list[str]) -> None:
     model = resolve_model_path("builtin:tiny-qwen2-vl")  # built once into VISUALTHINKER_CACHE
-    trainer = GRPOTrainer(load_config(None, [f"model_path={model}", f"output_dir={out / 'run'}", *OVERRIDES]),
-                          make_records(4))
+    config = load_config(None, [f"model_path={model}", f"output_dir={out / 'run'}", *OVERRIDES, *overrides])
+    trainer = GRPOTrainer(config, make_records(4))
     acc = trainer.accelerator
     assert isinstance(trainer.model, torch.nn.parallel.DistributedDataParallel), type(trainer.model)
     records = make_records(4)[2 * acc.process_index:2 * acc.process_index + 2]  # other prompts on each rank
@@ -70,10 +71,11 @@ def main(out: Path) -> None:
     if acc.is_main_process:
         (out / "shared_vs_plain.json").write_text(json.dumps({
             "max_relative_difference": max(worst.values()), "parameters": len(worst),
+            "trainable": sum(p.requires_grad for p in trainer.model.parameters()),
             "max_gradient": max(g.abs().max().item() for g in plain.values())}, indent=1))
     acc.wait_for_everyone()
     acc.end_training()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2:])
