@@ -37,6 +37,7 @@ def build(args: argparse.Namespace) -> Qwen2VLForConditionalGeneration:
                                                                 num_heads=2),
                            image_token_id=v - 1, video_token_id=v - 2, vision_start_token_id=v - 3,
                            vision_end_token_id=v - 4)
+    config.tie_word_embeddings = bool(args.tie)
     return Qwen2VLForConditionalGeneration(config)
 
 
@@ -59,13 +60,15 @@ def main() -> None:
         ap.add_argument(f"--{name}", type=int, default=default)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--theta", type=float, default=1e6)
+    ap.add_argument("--tie", type=int, default=0, help="1: tie the output head to the embedding (as Qwen2-VL-2B)")
+    ap.add_argument("--wd", type=float, default=0.01)
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     model = build(args)
     print("parameters", sum(p.numel() for p in model.parameters()), flush=True)
     g = torch.Generator().manual_seed(args.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.wd)
 
     def lr_at(step: int) -> float:  # linear warmup, cosine to 0.1 (as the demo's pretraining)
         return min(1.0, (step + 1) / args.warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, step / args.steps))))

@@ -77,7 +77,8 @@ class TrainConfig:
     top_p: float = 1.0
     repetition_penalty: float = 1.0
     # each prompt (image included) computed once per group of G, in generation and in every log-prob pass
-    # (reference, old policy, policy). One process only; elsewhere the plain path runs, with a logged message.
+    # (reference, old policy, policy), on every launch (one process, DDP, ZeRO-2/3, FSDP2) and with gradient
+    # checkpointing; false runs the plain path (`generate` and full-sequence forwards).
     shared_prefix: bool = True
     # objective -----------------------------------------------------------------------------------------------
     beta: float = 0.04  # 0 loads no reference model

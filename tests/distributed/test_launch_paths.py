@@ -5,6 +5,13 @@ Each run trains 2 steps with a reward that varies inside every group (so the wei
 every step, and must end with a `final/` model equal to the DDP run's within 1e-6. Then the step-2 checkpoint
 and `final/` are deleted and the run is resumed from step 1 (`resume=true`): the resumed run must end with the
 same weights again.
+
+Every run takes the shared-prefix path (the default; its metrics say so) for generation and for the log-prob
+passes, which run as the forward of the engine's wrapper. That the shared path gives the plain path's result
+under a launch is checked on gradients (the two paths sample with different random streams, so whole runs would
+draw different completions): one more DDP launch computes the all-reduced gradients of the same micro-batches
+both ways (shared_vs_plain.py). The output head runs 4 tokens at a time in every run (small_chunks.py, the
+runs' reward plug-in), so its chunks are recomputed in the backward pass under every engine.
 """
 
 import json
@@ -39,11 +46,22 @@ def _train(config_file: str, out: Path, cache: Path, *extra: str) -> dict:
     args = ["visualthinker", "train", str(REPO / "configs" / "tiny.yaml"), f"output_dir={out}", "max_steps=2",
             # periodic greedy evaluation at steps 0 and 2 on 3 items: ranks get 2 and 1 (+1 filler) items
             "eval_every=2", "eval_limit=3", "eval_max_new_tokens=4", "eval_batch_size=2", "save_every=1", "max_completion_length=8", "per_device_prompts=1", "report_to=[]",
-            "progress_bar=false", "rewards=[tests.trainer.conftest:index_reward]", *extra]
+            "progress_bar=false", "rewards=[tests.distributed.small_chunks:index_reward]", *extra]
     t0 = time.perf_counter()
     run_accelerate(LAUNCH / config_file, args, _env(cache), out.parent, timeout=300)
-    TIMINGS[f"{config_file}{' resume' if extra else ''}"] = time.perf_counter() - t0
+    TIMINGS[f"{config_file}{' ' + ' '.join(extra) if extra else ''}"] = time.perf_counter() - t0
     return json.loads((out / "train_summary.json").read_text())
+
+
+def _metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_path(rows: list[dict], shared: bool) -> None:
+    """Every training step ran the shared-prefix path (or the plain one), as the trainer recorded it."""
+    steps = [r for r in rows if "loss" in r]
+    assert steps and all(r["shared_prefix/generation"] == r["shared_prefix/policy"] == float(shared)
+                         for r in steps), steps
 
 
 def _weights(directory: Path) -> dict[str, torch.Tensor]:
@@ -61,9 +79,10 @@ def train_and_resume(config_file: str, root: Path) -> tuple[dict[str, torch.Tens
     summary = _train(config_file, out, cache)
     assert summary["num_processes"] == 2 and summary["resumed_from"] == 0
     assert summary["ranks_in_sync"], summary["parameter_checksums"]
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = _metrics(out)
     assert [r["step"] for r in rows] == [0, 1, 2]
     assert rows[0]["eval/synthetic/n"] == rows[2]["eval/synthetic/n"] == 3
+    assert_path(rows, shared=True)
     rows = rows[1:]
     assert all(0 < r["grad_norm"] < float("inf") for r in rows), [r["grad_norm"] for r in rows]
     uninterrupted = _weights(out / "final")
@@ -80,14 +99,16 @@ def train_and_resume(config_file: str, root: Path) -> tuple[dict[str, torch.Tens
     shutil.rmtree(out / "final")
     resumed = _train(config_file, out, cache, "resume=true")
     assert resumed["resumed_from"] == 1 and resumed["ranks_in_sync"]
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = _metrics(out)
     assert [r["step"] for r in rows] == [0, 1, 2]
+    assert_path(rows, shared=True)
     return uninterrupted, _weights(out / "final")
 
 
 @pytest.fixture(scope="module")
 def ddp_weights(tmp_path_factory) -> dict[str, torch.Tensor]:
-    uninterrupted, resumed = train_and_resume("cpu-2proc.yaml", tmp_path_factory.mktemp("ddp"))
+    root = tmp_path_factory.mktemp("ddp")
+    uninterrupted, resumed = train_and_resume("cpu-2proc.yaml", root)
     assert max_difference(uninterrupted, resumed) <= TOLERANCE
     return uninterrupted
 
@@ -95,6 +116,23 @@ def ddp_weights(tmp_path_factory) -> dict[str, torch.Tensor]:
 @pytest.mark.slow
 def test_ddp_resumes_to_the_same_weights(ddp_weights):
     assert ddp_weights  # the fixture trained, resumed and compared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [[], ["lora_rank=4", "gradient_checkpointing=true"]], ids=["full", "lora-ckpt"])
+def test_ddp_shared_prefix_gradients_equal_the_plain_path(overrides, tmp_path):
+    """Under the DDP launch, the same micro-batches: the shared path's all-reduced gradients equal the plain
+    path's (tests/distributed/shared_vs_plain.py), for full fine-tuning and for LoRA with gradient
+    checkpointing (the reference: the base weights with the adapter off)."""
+    t0 = time.perf_counter()
+    run_accelerate(LAUNCH / "cpu-2proc.yaml", ["tests.distributed.shared_vs_plain", str(tmp_path), *overrides],
+                   _env(tmp_path / "cache"), tmp_path, timeout=300)
+    TIMINGS[f"cpu-2proc.yaml shared vs plain gradients {' '.join(overrides)}"] = time.perf_counter() - t0
+    result = json.loads((tmp_path / "shared_vs_plain.json").read_text())
+    print(f"DDP shared vs plain gradients {overrides}: {result}; seconds {TIMINGS}")
+    # every trainable weight got a gradient from the loss, and a sizeable one somewhere
+    assert result["parameters"] == result["trainable"] > 0 and result["max_gradient"] > 1e-4
+    assert result["max_relative_difference"] <= 1e-5
 
 
 @pytest.mark.slow
@@ -132,6 +170,7 @@ def test_paper_config_shrunk_runs_under_its_zero2_launch(tmp_path):
     assert summary["num_processes"] == 2 and summary["ranks_in_sync"], summary
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1]
+    assert_path(rows, shared=True)  # with gradient checkpointing and bf16 compute
     assert rows[0]["num_completions"] == 2 * 1 * 2  # ranks x accumulation x G
     assert all(r["grad_norm"] == r["grad_norm"] for r in rows)  # a number under DeepSpeed, not NaN
     _, info = get_adapter(str(out / "final")).model_class.from_pretrained(out / "final", output_loading_info=True)

@@ -73,3 +73,37 @@ def test_categorical_sampler_draws_the_distribution():
     assert freq[1] == 0  # zero-probability tokens are never drawn
     torch.testing.assert_close(freq, probs[0].double(), rtol=0, atol=0.012)
     assert (draws[:, 1] == 3).all()
+
+
+def test_synced_decoding_keeps_stepping_until_every_rank_is_done(family_setup, monkeypatch):
+    """ZeRO-3 / FSDP2 (`synced_gpus`): a rank whose rows have all stopped keeps running the model (the other
+    ranks gather weights with it) without recording tokens or drawing random numbers, so its result is the one
+    it gets alone."""
+    adapter, processor, model = family_setup
+    batch = _prompts(adapter, processor, 2)
+
+    def run(synced: bool, other_rank_steps: int):
+        gen = SharedPrefixGenerator(model, adapter, processor, synced_gpus=synced)
+        gen.stop_ids = list(range(len(processor.tokenizer)))  # every token stops: this rank is done at once
+        polls = []
+
+        def every_rank_done(done, synced_gpus, device):  # the other rank stops after `other_rank_steps` steps
+            polls.append(done)
+            assert synced_gpus == synced
+            return done and (not synced or len(polls) >= other_rank_steps)
+
+        monkeypatch.setattr("visualthinker.generation.shared.every_rank_done", every_rank_done)
+        forwards = []
+        handle = model.model.language_model.register_forward_hook(lambda *_: forwards.append(1))
+        torch.manual_seed(3)
+        rollout = gen.generate(batch, 2, SamplingConfig(max_new_tokens=10))
+        handle.remove()
+        return rollout, len(forwards), polls, torch.rand(1)
+
+    alone, forwards_alone, _, next_draw_alone = run(False, 0)
+    synced, forwards_synced, polls, next_draw_synced = run(True, 4)
+    assert alone.completion_ids.shape[1] == 1 and forwards_alone == 1  # one token; the prefill only
+    assert polls == [True] * 4 and forwards_synced == 1 + 3  # three more model steps for the other rank
+    assert torch.equal(synced.completion_ids, alone.completion_ids)
+    assert torch.equal(synced.completion_mask, alone.completion_mask)
+    assert torch.equal(next_draw_synced, next_draw_alone)  # no extra random draws

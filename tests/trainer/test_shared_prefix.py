@@ -3,6 +3,8 @@ with left-padded prompts of several image sizes and right-padded completions, fo
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -11,6 +13,7 @@ from tests.trainer.test_train_run import _config
 from visualthinker.generation.shared import SharedPrefixGenerator
 from visualthinker.grpo.fused_head import fused_head_grpo_loss
 from visualthinker.grpo.objective import chunked_token_logprobs, grpo_loss, token_logprobs
+from visualthinker.models.shared_prefix import layers_keep_cache
 from visualthinker.prompts import PromptSpec
 from visualthinker.trainer import rollout
 from visualthinker.trainer.loop import GRPOTrainer, SharedPrefixPlan, shared_prefix_plan
@@ -69,6 +72,45 @@ def test_logprobs_and_gradients_equal_the_plain_path(family_setup, temperature):
         torch.testing.assert_close(shared_grads[name], g, rtol=1e-5, atol=1e-7, msg=f"gradient of {name}")
 
 
+def test_gradient_checkpointing_shares_the_prefix_and_equals_the_plain_path(family_setup):
+    """Checkpointed layers in training mode: the prompt pass stores its states and the completion pass reads
+    them, recomputed in the backward pass without storing them twice; log-probs and gradients equal the plain
+    (checkpointed) path's."""
+    adapter, processor, base = family_setup
+    model = copy.deepcopy(base)
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    plain_inputs, prompt_inputs, ids, mask = _batch(adapter, processor, n_prompts=3, T=6, seed=5)
+    with torch.no_grad():
+        ref = policy_logprobs(model, plain_inputs, ids, 1.0) - 0.1
+    plain = policy_logprobs(model, plain_inputs, ids, 1.0)
+    plain_grads = _loss_and_grads(model, plain, mask, ref)
+
+    attention = model.model.language_model.layers[0].self_attn
+    calls = []
+    handle = attention.register_forward_hook(lambda *_: calls.append(1))
+    shared = shared_prefix_logprobs(model, prompt_inputs, ids, mask, G, 1.0)
+    in_forward = len(calls)
+    shared_grads = _loss_and_grads(model, shared, mask, ref)
+    handle.remove()
+    assert in_forward == 2  # the prompt pass and the completion pass, once each
+    assert len(calls) == 4  # both recomputed in the backward pass: the layers really were checkpointed
+
+    on = mask.bool()
+    torch.testing.assert_close(shared[on], plain[on], rtol=1e-5, atol=1e-6)
+    assert plain_grads.keys() == shared_grads.keys()
+    assert any(k.startswith("model.visual") for k in plain_grads)
+    for name, g in plain_grads.items():
+        torch.testing.assert_close(shared_grads[name], g, rtol=1e-5, atol=1e-7, msg=f"gradient of {name}")
+
+
+def test_cache_under_checkpointing_needs_the_non_reentrant_checkpoint(family_setup):
+    model = copy.deepcopy(family_setup[2])
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": True})
+    with pytest.raises(RuntimeError, match="use_reentrant"), layers_keep_cache(model):
+        pass
+
+
 def test_shared_prefix_without_gradients_matches(family_setup):
     adapter, processor, model = family_setup
     plain_inputs, prompt_inputs, ids, mask = _batch(adapter, processor, n_prompts=2, T=5, seed=3)
@@ -100,7 +142,7 @@ def test_chunked_logprobs_are_exact_and_bounded():
 
 def _step_grads(trainer, exp, shared: bool):
     exp.ref_logp = exp.old_logp = None
-    trainer.shared = shared_prefix_plan(trainer.config, 1) if shared else SharedPrefixPlan(False, False)
+    trainer.shared = shared_prefix_plan(trainer.config) if shared else SharedPrefixPlan(False, False)
     trainer._reference_logprobs(exp)
     trainer.model.train()
     out = policy_loss(trainer.model, exp, trainer.config.temperature, trainer.shared.policy, beta=trainer.config.beta)
@@ -111,7 +153,8 @@ def _step_grads(trainer, exp, shared: bool):
     return out.loss.detach(), exp.ref_logp, exp.old_logp, grads
 
 
-@pytest.mark.parametrize("extra", [["lora_rank=4"], ["num_iterations=2"], ["freeze_vision=true", "beta=0.0"]])
+@pytest.mark.parametrize("extra", [["lora_rank=4"], ["num_iterations=2"], ["freeze_vision=true", "beta=0.0"],
+                                   ["gradient_checkpointing=true", "lora_rank=4"]])
 def test_trainer_step_equals_plain_path(tiny_model_dir, tmp_path, extra, monkeypatch):
     """Reference (LoRA: adapter off), old-policy (mu > 1) and policy passes through the trainer, both ways."""
     if "lora_rank=4" in extra:
@@ -137,12 +180,10 @@ def test_trainer_step_equals_plain_path(tiny_model_dir, tmp_path, extra, monkeyp
         torch.testing.assert_close(shared[3][name], g, rtol=1e-5, atol=1e-7, msg=f"gradient of {name}")
 
 
-def test_shared_prefix_plan_says_where_it_is_off(tiny_model_dir, tmp_path):
+def test_shared_prefix_plan_is_on_unless_turned_off(tiny_model_dir, tmp_path):
     config = _config(tiny_model_dir, tmp_path / "o")
-    assert shared_prefix_plan(config, 1) == SharedPrefixPlan(True, True)
-    assert not shared_prefix_plan(config, 2).rollout and "one process" in shared_prefix_plan(config, 2).reason
+    assert shared_prefix_plan(config) == SharedPrefixPlan(True, True)
     checkpointed = _config(tiny_model_dir, tmp_path / "o", "gradient_checkpointing=true")
-    plan = shared_prefix_plan(checkpointed, 1)
-    assert plan.rollout and not plan.policy and "gradient_checkpointing" in plan.reason
+    assert shared_prefix_plan(checkpointed) == SharedPrefixPlan(True, True)
     off = _config(tiny_model_dir, tmp_path / "o", "shared_prefix=false")
-    assert shared_prefix_plan(off, 1) == SharedPrefixPlan(False, False, "shared_prefix=false")
+    assert shared_prefix_plan(off) == SharedPrefixPlan(False, False, "shared_prefix=false")

@@ -7,11 +7,16 @@ same order as `generate` (repetition penalty over prompt + completion, banned id
 so the sampling distribution is unchanged (drawn by inverting the CDF instead of `torch.multinomial`: the same
 distribution, a different random stream); processors that would do nothing (temperature 1, top-k 0, top-p 1,
 penalty 1) are skipped, and the output head runs on the last position only.
+
+With the weights sharded over ranks (ZeRO-3, FSDP2: `synced_gpus`), every module call gathers weights with the
+other ranks, so a rank whose rows have all stopped keeps stepping (without recording tokens or drawing random
+numbers) until every rank has stopped, as `generate(synced_gpus=True)` does.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 from transformers.generation.logits_process import (
     RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
@@ -77,8 +82,8 @@ def last_position_logits(head: torch.nn.Module, hidden: torch.Tensor) -> torch.T
     """`head(hidden)` for the few rows (N, H) of a decode step.
 
     For a plain linear head the product is taken as (W @ hidden^T)^T: the same values up to rounding, and on CPU
-    (MKL, one thread) the cheaper form for a vocabulary-sized W against a handful of rows (measured with
-    16 rows and a 151 657 x 256 head: 0.078 s against 0.095 s for `F.linear`, copy to row-major included).
+    (MKL, one thread) the cheaper form for a vocabulary-sized W against a handful of rows (bench_step_parts.py,
+    16 rows and a 151 936 x 256 head: 0.073 s against 0.084 s for `F.linear`, copy to row-major included).
     """
     if type(head) is not torch.nn.Linear:  # e.g. a LoRA-wrapped head runs its own forward
         return head(hidden)
@@ -86,8 +91,21 @@ def last_position_logits(head: torch.nn.Module, hidden: torch.Tensor) -> torch.T
     return logits if head.bias is None else logits + head.bias
 
 
+def every_rank_done(done: bool, synced_gpus: bool, device: torch.device) -> bool:
+    """`done` on this rank, and (synced) on every other rank too."""
+    if not synced_gpus:
+        return done
+    flag = torch.tensor(0.0 if done else 1.0, device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.SUM)
+    return flag.item() == 0.0
+
+
 class SharedPrefixGenerator(ModelGenerator):
     """The G samples of every prompt from one prefill of that prompt; same interface as HFGenerator."""
+
+    def __init__(self, model, adapter, processor, synced_gpus: bool = False) -> None:
+        super().__init__(model, adapter, processor)
+        self.synced_gpus = synced_gpus  # ZeRO-3 / FSDP2: every rank keeps stepping until all are done
 
     @torch.no_grad()
     def generate(self, prompt_batch: dict, num_samples: int, sampling: SamplingConfig) -> Rollout:
@@ -102,13 +120,18 @@ class SharedPrefixGenerator(ModelGenerator):
         finished = torch.zeros(N, dtype=torch.bool, device=device)
         hidden = prefix.last_hidden
         generated: list[torch.Tensor] = []
+        done = False  # this rank's rows have all stopped (it may still step for the other ranks)
         for t in range(sampling.max_new_tokens):
-            token = pipeline.next_tokens(sequences, last_position_logits(head, hidden))
-            token = torch.where(finished, torch.full_like(token, self.pad_id), token)
-            generated.append(token)
-            sequences = torch.cat([sequences, token.unsqueeze(1)], dim=1)
-            finished |= torch.isin(token, stops)
-            if bool(finished.all()) or t + 1 == sampling.max_new_tokens:
+            # sharded weights (ZeRO-3, FSDP2) are gathered by the head module's own call
+            logits = head(hidden) if self.synced_gpus else last_position_logits(head, hidden)
+            if not done:
+                token = pipeline.next_tokens(sequences, logits)
+                token = torch.where(finished, torch.full_like(token, self.pad_id), token)
+                generated.append(token)
+                sequences = torch.cat([sequences, token.unsqueeze(1)], dim=1)
+                finished |= torch.isin(token, stops)
+                done = bool(finished.all())
+            if t + 1 == sampling.max_new_tokens or every_rank_done(done, self.synced_gpus, device):
                 break
             # generate keeps attending to every generated position (pads after a stop included); so do we
             mask = torch.ones(N, t + 1, dtype=torch.long, device=device)

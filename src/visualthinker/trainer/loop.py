@@ -62,25 +62,18 @@ logger = logging.getLogger("visualthinker.trainer")
 @dataclasses.dataclass(frozen=True)
 class SharedPrefixPlan:
     """Where the prompt is computed once per group: in rollouts (generation, reference and old-policy log-probs)
-    and in the policy forward with gradients."""
+    and in the policy forward with gradients; `reason` says why a part runs the plain path."""
 
     rollout: bool
     policy: bool
     reason: str = ""
 
 
-def shared_prefix_plan(config: TrainConfig, num_processes: int) -> SharedPrefixPlan:
+def shared_prefix_plan(config: TrainConfig) -> SharedPrefixPlan:
+    """On for every launch (one process, DDP, ZeRO-2/3, FSDP2: the log-prob passes run as the wrapped model's
+    forward) and with gradient checkpointing; off only when the config turns it off."""
     if not config.shared_prefix:
         return SharedPrefixPlan(False, False, "shared_prefix=false")
-    if num_processes > 1:
-        # The shared path calls the model's modules directly, past the DDP / FSDP / DeepSpeed wrapper
-        # (gradient sync, parameter gathering), so it is not used there.
-        return SharedPrefixPlan(False, False, f"shared_prefix is for one process; {num_processes} processes "
-                                              "run the plain path")
-    if config.gradient_checkpointing:
-        # checkpointed layers drop the KV cache in training mode: the policy pass with gradients stays plain
-        return SharedPrefixPlan(True, False, "gradient_checkpointing=true: the policy forward with gradients "
-                                             "runs the plain path (generation and reference log-probs share the prefix)")
     return SharedPrefixPlan(True, True)
 
 
@@ -110,14 +103,18 @@ class GRPOTrainer:
         self.ref_model = (prepare_reference(self.accelerator, ref, self.adapter.fsdp_wrap_classes)
                           if ref is not None else None)
 
-        self.shared = shared_prefix_plan(config, self.accelerator.num_processes)
-        if self.shared.reason and config.shared_prefix and self.is_main:
-            logger.warning("%s", self.shared.reason)
+        self.shared = shared_prefix_plan(config)
+        if self.is_main:
+            logger.info("shared prefix: generation and reference/old-policy log-probs %s, policy pass %s%s",
+                        "on" if self.shared.rollout else "off", "on" if self.shared.policy else "off",
+                        f" ({self.shared.reason})" if self.shared.reason else "")
+        synced = is_sharded(self.accelerator)
         self.generator = HFGenerator(generation_model(self.accelerator, self.model), self.adapter, self.processor,
-                                     synced_gpus=is_sharded(self.accelerator))
+                                     synced_gpus=synced)
         # Evaluation keeps `generate` (greedy, one sample per prompt: nothing to share).
         rollout_generator = (SharedPrefixGenerator(generation_model(self.accelerator, self.model), self.adapter,
-                                                   self.processor) if self.shared.rollout else self.generator)
+                                                   self.processor, synced_gpus=synced)
+                             if self.shared.rollout else self.generator)
         self.sampling = SamplingConfig(max_new_tokens=config.max_completion_length, do_sample=True,
                                        temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
                                        repetition_penalty=config.repetition_penalty)
@@ -190,7 +187,7 @@ class GRPOTrainer:
         exps = []
         for micro in range(config.gradient_accumulation_steps):
             records = [self.train_records[i] for i in self.schedule.indices(step, micro, config.gradient_accumulation_steps)]
-            # autocast here too: the shared-prefix path calls the model's modules, past accelerate's wrapped forward
+            # autocast here too: shared-prefix generation calls the model's modules, past accelerate's wrapped forward
             with generation_weights(self.accelerator, self.model), self.accelerator.autocast():
                 exp = self.maker.make(records, self.accelerator.device)
             with self.accelerator.autocast():
@@ -205,8 +202,9 @@ class GRPOTrainer:
             for exp in exps:
                 with self.accelerator.accumulate(self.model):
                     with self.accelerator.autocast():
+                        # the fused output head + loss is tested in one process only (docs/performance.md)
                         out = policy_loss(self.model, exp, config.temperature, self.shared.policy,
-                                          beta=config.beta, epsilon_low=config.epsilon_low,
+                                          fused_head=self.accelerator.num_processes == 1, beta=config.beta, epsilon_low=config.epsilon_low,
                                           epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
                                           token_normalizer=normalizer,
                                           max_completion_length=config.max_completion_length)
@@ -263,6 +261,9 @@ class GRPOTrainer:
             "generation_seconds": gen_seconds,
             "tokens_per_second": lengths.sum().item() / max(seconds, 1e-9),
             "num_completions": rewards.numel(),
+            # which path this step ran (1: each prompt computed once per group), as decided at start-up
+            "shared_prefix/generation": float(isinstance(self.maker.generator, SharedPrefixGenerator)),
+            "shared_prefix/policy": float(self.shared.policy),
         }
         return row
 

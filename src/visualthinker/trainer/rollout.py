@@ -14,7 +14,13 @@ from visualthinker.generation.base import GenerationBackend, SamplingConfig
 from visualthinker.grpo.fused_head import fused_head_grpo_loss
 from visualthinker.grpo.objective import LossOutput, chunked_token_logprobs, group_advantages, grpo_loss
 from visualthinker.models.adapter import QwenVLAdapter
-from visualthinker.models.shared_prefix import causal_lm, completion_hidden
+from visualthinker.models.shared_prefix import (
+    PROMPT_KEYS,
+    call_as_forward,
+    causal_lm,
+    completion_hidden,
+    unwrap_launcher,
+)
 from visualthinker.prompts import PromptSpec
 from visualthinker.trainer.guards import reward_tensor
 
@@ -55,28 +61,45 @@ def policy_logprobs(model, inputs: dict[str, torch.Tensor], completion_ids: torc
 def shared_prefix_logprobs(model, prompt_inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
                            completion_mask: torch.Tensor, group_size: int, temperature: float) -> torch.Tensor:
     """The same log-probs with each prompt computed once for its G completions (models/shared_prefix.py);
-    the output head runs a bounded chunk of tokens at a time."""
-    hidden = completion_hidden(model, prompt_inputs, completion_ids, completion_mask, group_size)
-    head = causal_lm(model).lm_head
-    return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+    the output head runs a bounded chunk of tokens at a time.
+
+    The whole pass, output head included, runs as the forward of `model` as prepared by the launch (DDP, a
+    DeepSpeed engine, FSDP2, peft), so the wrapper syncs gradients and gathers weights as for the plain path."""
+
+    def forward(hf_model, completion_ids, completion_mask, **prompt):
+        hidden = completion_hidden(hf_model, prompt, completion_ids, completion_mask, group_size)
+        head = hf_model.lm_head
+        return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+
+    prompt = {k: prompt_inputs[k] for k in PROMPT_KEYS if prompt_inputs.get(k) is not None}
+    return call_as_forward(model, forward, **prompt, completion_ids=completion_ids, completion_mask=completion_mask)
 
 
-def policy_loss(model, exp: Experience, temperature: float, shared_prefix: bool, **loss_settings) -> LossOutput:
+def policy_loss(model, exp: Experience, temperature: float, shared_prefix: bool, fused_head: bool = True,
+                **loss_settings) -> LossOutput:
     """The GRPO loss of `exp` under `model`, with gradients; `loss_settings` are `grpo_loss`'s keyword arguments.
 
-    On the shared-prefix path with a plain linear output head, the head and the loss run fused
-    (grpo/fused_head.py: three head products per token instead of four, the same loss and gradients); otherwise
-    the log-probs are computed first and `grpo_loss` applied to them."""
-    if shared_prefix:
-        head = causal_lm(model).lm_head
-        if type(head) is torch.nn.Linear:  # a LoRA-wrapped head has its own forward: the unfused path runs it
-            hidden = completion_hidden(model, exp.prompt_inputs, exp.completion_ids, exp.completion_mask,
-                                       exp.group_size)
-            return fused_head_grpo_loss(hidden, head.weight, head.bias, exp.completion_ids, exp.old_logp,
-                                        exp.ref_logp, exp.advantages, exp.completion_mask, temperature,
-                                        **loss_settings)
-    logp = experience_logprobs(model, exp, temperature, shared_prefix)
-    return grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask, **loss_settings)
+    On the shared-prefix path with `fused_head` and a plain linear output head, the head and the loss run fused
+    (grpo/fused_head.py: three head products per token instead of four, the same loss and gradients), as the
+    forward of `model` like the shared log-prob passes; otherwise the log-probs are computed first and
+    `grpo_loss` applied to them."""
+    head = causal_lm(unwrap_launcher(model)).lm_head
+    # a LoRA-wrapped head has its own forward, which the unfused path runs
+    if not (shared_prefix and fused_head and type(head) is torch.nn.Linear):
+        logp = experience_logprobs(model, exp, temperature, shared_prefix)
+        return grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask, **loss_settings)
+
+    def forward(hf_model, completion_ids, completion_mask, **prompt):
+        hidden = completion_hidden(hf_model, prompt, completion_ids, completion_mask, exp.group_size)
+        head = hf_model.lm_head
+        out = fused_head_grpo_loss(hidden, head.weight, head.bias, completion_ids, exp.old_logp, exp.ref_logp,
+                                   exp.advantages, completion_mask, temperature, **loss_settings)
+        return out.loss, out.kl, out.clip_ratio
+
+    prompt = {k: exp.prompt_inputs[k] for k in PROMPT_KEYS if exp.prompt_inputs.get(k) is not None}
+    loss, kl, clip_ratio = call_as_forward(model, forward, **prompt, completion_ids=exp.completion_ids,
+                                           completion_mask=exp.completion_mask)
+    return LossOutput(loss=loss, kl=kl, clip_ratio=clip_ratio)
 
 
 def experience_logprobs(model, exp: Experience, temperature: float, shared_prefix: bool) -> torch.Tensor:
