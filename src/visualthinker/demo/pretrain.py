@@ -27,7 +27,8 @@ from typing import Any
 
 import torch
 
-from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus
+from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus, repeat_document
+from visualthinker.demo.probes import span_copy_accuracy
 from visualthinker.models.adapter import VISION_TOKENS, get_adapter
 from visualthinker.models.tiny import build_tiny_model
 
@@ -52,6 +53,10 @@ class PretrainSpec:
     seed: int = 0
     threads: int = 1
     probe_every: int = 0  # measure copy_accuracy every N steps (0: only at the end); reads, never changes weights
+    tie_embeddings: bool = False  # output head = embedding (as Qwen2-VL-2B); copying is learned several times faster
+    # Fresh `repeat` pages (corpus.repeat_document) added to every batch, drawn from (seed, step): a fixed set of
+    # pages read for several epochs can be memorised, a fresh span can only be predicted by copying it.
+    stream_repeats: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -141,7 +146,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     build_tiny_model(out_dir, family="qwen2_vl", corpus=[d.text for d in docs], vocab_size=spec.vocab_size,
                      hidden=spec.hidden, layers=spec.layers, heads=spec.heads, kv_heads=spec.kv_heads,
                      vision_depth=spec.vision_depth, vision_dim=spec.vision_dim, min_pixels=min_px,
-                     max_pixels=max_px, seed=spec.seed)
+                     max_pixels=max_px, seed=spec.seed, tie_embeddings=spec.tie_embeddings)
     adapter = get_adapter(str(out_dir))
     processor = adapter.load_processor(str(out_dir), min_px, max_px)
     model = adapter.load_model(str(out_dir))
@@ -170,13 +175,18 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     model.train()
     losses = []
     copy_curve: list[list[float]] = []
+    span_curve: list[list[float]] = []
     tokens_seen = 0  # text and image tokens of the language model (what emergence laws count)
     probe = dict(low_id=64, high_id=spec.vocab_size - 16, seed=spec.seed)  # ids past the special/byte tokens
     for step in range(spec.steps):
         if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
             batches = length_batches(lengths, spec.batch_size, order_rng)
-        picked = batches.pop()
-        batch = collate([encoded[i] for i in picked], pad_id, no_loss)
+        items = [encoded[i] for i in batches.pop()]
+        if spec.stream_repeats:
+            fresh = random.Random(f"demo-pretrain-stream:{spec.seed}:{step}")
+            items += _encode_documents(processor, [repeat_document(fresh, spec.corpus)
+                                                   for _ in range(spec.stream_repeats)])
+        batch = collate(items, pad_id, no_loss)
         loss = model(**batch, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -192,18 +202,22 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
         if spec.probe_every and (step + 1) % spec.probe_every == 0 and step + 1 < spec.steps:
             model.eval()
             copy_curve.append([step + 1, copy_accuracy(model, **probe)])
+            span_curve.append([step + 1, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
             model.train()
-            log(f"pretrain step {step + 1}  copy_accuracy {copy_curve[-1][1]:.3f}")
+            log(f"pretrain step {step + 1}  copy_accuracy {copy_curve[-1][1]:.3f}  "
+                f"span_copy_accuracy {span_curve[-1][1]:.3f}")
     model.eval()
     copy_top1 = copy_accuracy(model, **probe)
     copy_curve.append([spec.steps, copy_top1])
+    span_curve.append([spec.steps, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
     model.save_pretrained(out_dir)
     info = {
         "spec": spec.to_dict(), "cache_key": spec.cache_key(), "documents": len(docs),
         "document_kinds": {k: sum(d.kind == k for d in docs) for k in ("caption", "dialogue", "markup", "prose", "page", "quizpage", "repeat")},
         "parameters": sum(p.numel() for p in model.parameters()), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "loss_curve": [round(sum(losses[i:i + 50]) / len(losses[i:i + 50]), 4) for i in range(0, len(losses), 50)],
-        "copy_accuracy": copy_top1, "copy_curve": copy_curve, "tokens_seen": tokens_seen,
+        "copy_accuracy": copy_top1, "copy_curve": copy_curve,
+        "span_copy_accuracy": span_curve[-1][1], "span_copy_curve": span_curve, "tokens_seen": tokens_seen,
         "data_seconds": t_data, "wall_seconds": time.perf_counter() - t0,
         "weights_sha256": weights_digest(out_dir),
     }
