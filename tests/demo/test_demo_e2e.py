@@ -147,3 +147,19 @@ def test_streamed_repeat_pages_and_tied_head_are_trained_and_reproducible(tmp_pa
     model = get_adapter(str(tmp_path / "a")).load_model(str(tmp_path / "a"))
     assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     assert 0.0 <= a["span_copy_accuracy"] <= 1.0 and a["span_copy_curve"][-1] == [4, a["span_copy_accuracy"]]
+
+
+def test_pretrain_overrides_set_fields_and_refuse_bad_ones():
+    from visualthinker.demo.pretrain import PretrainSpec, apply_overrides
+    from visualthinker.errors import ConfigError
+
+    spec = apply_overrides(PretrainSpec(), ["tie_embeddings=true", "stream_repeats=16", "learning_rate=1e-3",
+                                            "corpus.n_repeats=200", "corpus.enumerate_fraction=0"])
+    assert spec.tie_embeddings and spec.stream_repeats == 16 and spec.learning_rate == 1e-3
+    assert spec.corpus.n_repeats == 200 and spec.corpus.enumerate_fraction == 0.0
+    for bad, word in (("nope=1", "KEY one of"), ("steps", "KEY=VALUE"), ("steps=many", "takes a int"),
+                      ("corpus.nope=1", "corpus.n_repeats"), ("tie_embeddings=3", "takes a bool"),
+                      ("steps=0", ">= 1"), ("learning_rate=-1", ">= 0"), ("learning_rate=.nan", "finite"),
+                      ("corpus.tagged_fraction=1.5", "between 0 and 1")):
+        with pytest.raises(ConfigError, match=word):
+            apply_overrides(PretrainSpec(), [bad])

@@ -12,6 +12,7 @@ bit-identical (`weights_sha256` in pretrain.json records them).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -76,6 +77,41 @@ class PretrainSpec:
         values = dict(values)
         corpus = CorpusSpec(**values.pop("corpus", {}))
         return cls(corpus=corpus, **values)
+
+
+_POSITIVE = {"vocab_size", "hidden", "layers", "heads", "kv_heads", "vision_depth", "vision_dim", "steps",
+             "batch_size", "threads", "image_size"}
+
+
+def apply_overrides(spec: PretrainSpec, overrides: list[str]) -> PretrainSpec:
+    """`spec` with `KEY=VALUE` settings applied (VALUE read as YAML; `corpus.FIELD` for the corpus). Unknown
+    keys and values of the wrong type are refused, naming the setting."""
+    import yaml
+
+    from visualthinker.errors import ConfigError
+
+    spec_values, corpus_values = spec.to_dict(), dict(spec.to_dict()["corpus"])
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        target, name = (corpus_values, key[len("corpus."):]) if key.startswith("corpus.") else (spec_values, key)
+        if not sep or name not in target or name == "corpus":
+            known = sorted([k for k in spec_values if k != "corpus"] + [f"corpus.{k}" for k in corpus_values])
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
+        value = yaml.safe_load(raw)
+        default = target[name]
+        if isinstance(default, float) and not isinstance(value, bool):
+            with contextlib.suppress(TypeError, ValueError):  # YAML reads "1e-3" as a string
+                value = float(value)
+        if type(value) is not type(default):
+            raise ConfigError(f"--set {item!r}: {key} takes a {type(default).__name__} (default {default!r})")
+        at_least = 1 if name in _POSITIVE else 0
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                not math.isfinite(value) or value < at_least or (name.endswith("_fraction") and value > 1)):
+            bound = "between 0 and 1" if name.endswith("_fraction") else f"a finite number >= {at_least}"
+            raise ConfigError(f"--set {item!r}: {key} must be {bound}")
+        target[name] = value
+    spec_values["corpus"] = corpus_values
+    return PretrainSpec.from_dict(spec_values)
 
 
 def _min_max_pixels(image_size: int) -> tuple[int, int]:
