@@ -7,42 +7,22 @@
 
 After pretraining (or with --probe-only) it runs the probes the demo runs before RL, on the synthetic test
 split: caption perception on 200 records and the option-copy probe (T = 1) on 64 prompts.
-`--set key=value` overrides a PretrainSpec field (`corpus.<field>` for the corpus); values are parsed as JSON
-where possible. Prints the loss and copy_accuracy curves from the run's pretrain.json (nothing hard-coded);
+`--set key=value` overrides a PretrainSpec field (`corpus.<field>` for the corpus), checked as
+`visualthinker pretrain --set` checks it (visualthinker.demo.pretrain.apply_overrides). Prints the loss and copy_accuracy curves from the run's pretrain.json (nothing hard-coded);
 the model directory is left in --out for GRPO or probes (`visualthinker demo --base DIR`).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
 from visualthinker.data.synthetic import generate_records
 from visualthinker.demo.pipeline import DemoSettings, probe_sampling
-from visualthinker.demo.pretrain import PretrainSpec, pretrain
+from visualthinker.demo.pretrain import apply_overrides, pretrain
 from visualthinker.demo.probes import caption_perception
 from visualthinker.errors import ConfigError
-
-
-def apply_overrides(spec: PretrainSpec, pairs: list[str]) -> PretrainSpec:
-    top: dict = {}
-    corpus: dict = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {pair!r}: expected key=value, e.g. steps=6000 or corpus.n_repeats=3000")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        target, name = (corpus, key.removeprefix("corpus.")) if key.startswith("corpus.") else (top, key)
-        fields = {f.name for f in dataclasses.fields(spec.corpus if target is corpus else spec)}
-        if name not in fields:
-            raise ConfigError(f"--set {key}: unknown field; choose from {sorted(fields)}")
-        target[name] = value
-    return dataclasses.replace(spec, corpus=dataclasses.replace(spec.corpus, **corpus), **top)
 
 
 def probes(model_dir: Path, image_size: int, seed: int) -> dict:
@@ -68,7 +48,7 @@ def main() -> None:
     spec = apply_overrides(DemoSettings().with_seed(args.seed).pretrain, args.overrides)
     info = pretrain(spec, Path(args.out), log=lambda line: print(line, flush=True))
     print(json.dumps({k: info[k] for k in ("parameters", "documents", "document_kinds", "final_loss",
-                                           "copy_accuracy", "copy_curve", "wall_seconds", "weights_sha256")}))
+                                           "copy_accuracy", "copy_curve", "span_copy_curve", "wall_seconds", "weights_sha256")}))
     print(json.dumps(probes(Path(args.out), spec.corpus.image_size, args.seed)))
 
 

@@ -97,3 +97,69 @@ def test_copy_accuracy_scores_in_context_copying():
     assert copy_accuracy(_Copier(period=12), low_id=8, high_id=64, length=12) == 1.0
     assert copy_accuracy(_Copier(period=12, shift=1), low_id=8, high_id=64, length=12) == 0.0
     assert copy_accuracy(_Copier(period=11), low_id=8, high_id=64, length=12) < 0.2
+
+
+class _SpanCopier:
+    """A stand-in language model for the span probe's rows ("Say it twice: <span>. <span>."): its guess for
+    the next token is the token one span-length back plus `shift` (a perfect copier at shift 0)."""
+
+    def __init__(self, prefix_len: int, vocab: int, shift: int = 0) -> None:
+        self.prefix_len, self.vocab, self.shift = prefix_len, vocab, shift
+
+    def __call__(self, input_ids, **_):
+        import torch
+
+        n, width = input_ids.shape
+        period = (width - self.prefix_len) // 2
+        logits = torch.zeros(n, width, self.vocab)
+        for t in range(period - 1, width):
+            logits[:, t, (input_ids[:, t + 1 - period] + self.shift) % self.vocab] = 1.0
+        return type("Out", (), {"logits": logits})()
+
+
+def test_span_copy_accuracy_scores_copying_of_corpus_words(tmp_path):
+    from transformers import AutoTokenizer
+
+    from visualthinker.demo.probes import span_copy_accuracy
+    from visualthinker.models.tiny import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path / "model", vocab_size=400)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    prefix = len(tokenizer("Say it twice:", add_special_tokens=False)["input_ids"])
+    assert span_copy_accuracy(_SpanCopier(prefix, len(tokenizer)), tokenizer, n=16) == 1.0
+    assert span_copy_accuracy(_SpanCopier(prefix, len(tokenizer), shift=1), tokenizer, n=16) == 0.0
+
+
+def test_streamed_repeat_pages_and_tied_head_are_trained_and_reproducible(tmp_path):
+    import dataclasses
+
+    from visualthinker.demo.pretrain import pretrain
+    from visualthinker.models.adapter import get_adapter
+
+    spec = dataclasses.replace(quick_settings().with_seed(1).pretrain, tie_embeddings=True, steps=4)
+    plain = pretrain(spec, tmp_path / "plain", log=lambda _: None)
+    streamed = dataclasses.replace(spec, stream_repeats=3)
+    a = pretrain(streamed, tmp_path / "a", log=lambda _: None)
+    b = pretrain(streamed, tmp_path / "b", log=lambda _: None)
+    assert a["weights_sha256"] == b["weights_sha256"]  # fresh pages are a function of (seed, step)
+    assert a["weights_sha256"] != plain["weights_sha256"]  # and they are trained on
+    assert a["tokens_seen"] > plain["tokens_seen"]
+    model = get_adapter(str(tmp_path / "a")).load_model(str(tmp_path / "a"))
+    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    assert 0.0 <= a["span_copy_accuracy"] <= 1.0 and a["span_copy_curve"][-1] == [4, a["span_copy_accuracy"]]
+
+
+def test_pretrain_overrides_set_fields_and_refuse_bad_ones():
+    from visualthinker.demo.pretrain import PretrainSpec, apply_overrides
+    from visualthinker.errors import ConfigError
+
+    spec = apply_overrides(PretrainSpec(), ["tie_embeddings=true", "stream_repeats=16", "learning_rate=1e-3",
+                                            "corpus.n_repeats=200", "corpus.enumerate_fraction=0"])
+    assert spec.tie_embeddings and spec.stream_repeats == 16 and spec.learning_rate == 1e-3
+    assert spec.corpus.n_repeats == 200 and spec.corpus.enumerate_fraction == 0.0
+    for bad, word in (("nope=1", "KEY one of"), ("steps", "KEY=VALUE"), ("steps=many", "takes a int"),
+                      ("corpus.nope=1", "corpus.n_repeats"), ("tie_embeddings=3", "takes a bool"),
+                      ("steps=0", ">= 1"), ("learning_rate=-1", ">= 0"), ("learning_rate=.nan", "finite"),
+                      ("corpus.tagged_fraction=1.5", "between 0 and 1")):
+        with pytest.raises(ConfigError, match=word):
+            apply_overrides(PretrainSpec(), [bad])

@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="pretraining steps (default: the demo's)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads (part of bit-for-bit reproducibility; 1 is fastest for a model this small)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one pretraining setting (a PretrainSpec field, or corpus.FIELD for the corpus), "
+                        "e.g. --set tie_embeddings=true --set corpus.n_repeats=2000; repeatable")
     p.set_defaults(handler=_pretrain)
 
     d = subparsers.add_parser(
@@ -39,10 +42,11 @@ def _pretrain(args: argparse.Namespace) -> int:
     import dataclasses
 
     from visualthinker.demo.pipeline import DemoSettings
-    from visualthinker.demo.pretrain import pretrain
+    from visualthinker.demo.pretrain import apply_overrides, pretrain
 
     spec = DemoSettings().with_seed(args.seed).pretrain
     spec = dataclasses.replace(spec, threads=args.threads, **({"steps": args.steps} if args.steps else {}))
+    spec = apply_overrides(spec, args.overrides)
     info = pretrain(spec, args.out)
     print(json.dumps({k: info[k] for k in ("documents", "parameters", "final_loss", "wall_seconds",
                                            "weights_sha256")}, indent=2))

@@ -12,6 +12,7 @@ bit-identical (`weights_sha256` in pretrain.json records them).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -27,7 +28,8 @@ from typing import Any
 
 import torch
 
-from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus
+from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus, repeat_document
+from visualthinker.demo.probes import span_copy_accuracy
 from visualthinker.models.adapter import VISION_TOKENS, get_adapter
 from visualthinker.models.tiny import build_tiny_model
 
@@ -52,6 +54,10 @@ class PretrainSpec:
     seed: int = 0
     threads: int = 1
     probe_every: int = 0  # measure copy_accuracy every N steps (0: only at the end); reads, never changes weights
+    tie_embeddings: bool = False  # output head = embedding (as Qwen2-VL-2B); copying is learned several times faster
+    # Fresh `repeat` pages (corpus.repeat_document) added to every batch, drawn from (seed, step): a fixed set of
+    # pages read for several epochs can be memorised, a fresh span can only be predicted by copying it.
+    stream_repeats: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -71,6 +77,41 @@ class PretrainSpec:
         values = dict(values)
         corpus = CorpusSpec(**values.pop("corpus", {}))
         return cls(corpus=corpus, **values)
+
+
+_POSITIVE = {"vocab_size", "hidden", "layers", "heads", "kv_heads", "vision_depth", "vision_dim", "steps",
+             "batch_size", "threads", "image_size"}
+
+
+def apply_overrides(spec: PretrainSpec, overrides: list[str]) -> PretrainSpec:
+    """`spec` with `KEY=VALUE` settings applied (VALUE read as YAML; `corpus.FIELD` for the corpus). Unknown
+    keys and values of the wrong type are refused, naming the setting."""
+    import yaml
+
+    from visualthinker.errors import ConfigError
+
+    spec_values, corpus_values = spec.to_dict(), dict(spec.to_dict()["corpus"])
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        target, name = (corpus_values, key[len("corpus."):]) if key.startswith("corpus.") else (spec_values, key)
+        if not sep or name not in target or name == "corpus":
+            known = sorted([k for k in spec_values if k != "corpus"] + [f"corpus.{k}" for k in corpus_values])
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
+        value = yaml.safe_load(raw)
+        default = target[name]
+        if isinstance(default, float) and not isinstance(value, bool):
+            with contextlib.suppress(TypeError, ValueError):  # YAML reads "1e-3" as a string
+                value = float(value)
+        if type(value) is not type(default):
+            raise ConfigError(f"--set {item!r}: {key} takes a {type(default).__name__} (default {default!r})")
+        at_least = 1 if name in _POSITIVE else 0
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                not math.isfinite(value) or value < at_least or (name.endswith("_fraction") and value > 1)):
+            bound = "between 0 and 1" if name.endswith("_fraction") else f"a finite number >= {at_least}"
+            raise ConfigError(f"--set {item!r}: {key} must be {bound}")
+        target[name] = value
+    spec_values["corpus"] = corpus_values
+    return PretrainSpec.from_dict(spec_values)
 
 
 def _min_max_pixels(image_size: int) -> tuple[int, int]:
@@ -141,7 +182,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     build_tiny_model(out_dir, family="qwen2_vl", corpus=[d.text for d in docs], vocab_size=spec.vocab_size,
                      hidden=spec.hidden, layers=spec.layers, heads=spec.heads, kv_heads=spec.kv_heads,
                      vision_depth=spec.vision_depth, vision_dim=spec.vision_dim, min_pixels=min_px,
-                     max_pixels=max_px, seed=spec.seed)
+                     max_pixels=max_px, seed=spec.seed, tie_embeddings=spec.tie_embeddings)
     adapter = get_adapter(str(out_dir))
     processor = adapter.load_processor(str(out_dir), min_px, max_px)
     model = adapter.load_model(str(out_dir))
@@ -170,13 +211,18 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     model.train()
     losses = []
     copy_curve: list[list[float]] = []
+    span_curve: list[list[float]] = []
     tokens_seen = 0  # text and image tokens of the language model (what emergence laws count)
     probe = dict(low_id=64, high_id=spec.vocab_size - 16, seed=spec.seed)  # ids past the special/byte tokens
     for step in range(spec.steps):
         if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
             batches = length_batches(lengths, spec.batch_size, order_rng)
-        picked = batches.pop()
-        batch = collate([encoded[i] for i in picked], pad_id, no_loss)
+        items = [encoded[i] for i in batches.pop()]
+        if spec.stream_repeats:
+            fresh = random.Random(f"demo-pretrain-stream:{spec.seed}:{step}")
+            items += _encode_documents(processor, [repeat_document(fresh, spec.corpus)
+                                                   for _ in range(spec.stream_repeats)])
+        batch = collate(items, pad_id, no_loss)
         loss = model(**batch, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -192,18 +238,22 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
         if spec.probe_every and (step + 1) % spec.probe_every == 0 and step + 1 < spec.steps:
             model.eval()
             copy_curve.append([step + 1, copy_accuracy(model, **probe)])
+            span_curve.append([step + 1, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
             model.train()
-            log(f"pretrain step {step + 1}  copy_accuracy {copy_curve[-1][1]:.3f}")
+            log(f"pretrain step {step + 1}  copy_accuracy {copy_curve[-1][1]:.3f}  "
+                f"span_copy_accuracy {span_curve[-1][1]:.3f}")
     model.eval()
     copy_top1 = copy_accuracy(model, **probe)
     copy_curve.append([spec.steps, copy_top1])
+    span_curve.append([spec.steps, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
     model.save_pretrained(out_dir)
     info = {
         "spec": spec.to_dict(), "cache_key": spec.cache_key(), "documents": len(docs),
         "document_kinds": {k: sum(d.kind == k for d in docs) for k in ("caption", "dialogue", "markup", "prose", "page", "quizpage", "repeat")},
         "parameters": sum(p.numel() for p in model.parameters()), "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "loss_curve": [round(sum(losses[i:i + 50]) / len(losses[i:i + 50]), 4) for i in range(0, len(losses), 50)],
-        "copy_accuracy": copy_top1, "copy_curve": copy_curve, "tokens_seen": tokens_seen,
+        "copy_accuracy": copy_top1, "copy_curve": copy_curve,
+        "span_copy_accuracy": span_curve[-1][1], "span_copy_curve": span_curve, "tokens_seen": tokens_seen,
         "data_seconds": t_data, "wall_seconds": time.perf_counter() - t0,
         "weights_sha256": weights_digest(out_dir),
     }

@@ -80,3 +80,29 @@ def caption_perception(model_dir: str | Path, records: list[Record], min_pixels:
             "chance": sum(c for v in chance.values() for c in v) / len(every),
             "per_task": {t: sum(v) / len(v) for t, v in sorted(hits.items())},
             "per_task_chance": {t: sum(v) / len(v) for t, v in sorted(chance.items())}, "n": len(every)}
+
+
+@torch.no_grad()
+def span_copy_accuracy(model, tokenizer, n: int = 48, seed: int = 0) -> float:
+    """In-context copying of corpus-like text: top-1 accuracy on the second occurrence of a fresh random span of
+    made-up names and plain words ("Say it three times fast: <span>. <span>."), its first token excluded.
+
+    Unlike `pretrain.copy_accuracy` (random token ids, many of them rare in the corpus) this reads copying on
+    the kind of words an option list holds."""
+    import random
+
+    from visualthinker.demo.corpus import _random_span
+
+    rng = random.Random(f"span-copy-probe:{seed}")
+    hits = total = 0
+    for _ in range(n):
+        span = _random_span(rng, 4, 10)
+        head = tokenizer(f"Say it twice: {span}.", add_special_tokens=False)["input_ids"]
+        body = tokenizer(f" {span}.", add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([head + body])
+        logits = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits[0]
+        start = len(head)  # predictions of body[1:] come from positions start .. start + len(body) - 2
+        predicted = logits[start:start + len(body) - 1].argmax(-1)
+        hits += int((predicted == ids[0, start + 1:]).sum())
+        total += len(body) - 1
+    return hits / total

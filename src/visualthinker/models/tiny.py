@@ -85,7 +85,7 @@ def _vision_ids(tokenizer) -> dict:
 
 
 def make_config(family: str, tokenizer, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2,
-                vision_depth: int = 2, vision_dim: int = 32, vision_heads: int = 2):
+                vision_depth: int = 2, vision_dim: int = 32, vision_heads: int = 2, tie_embeddings: bool = False):
     text = _text_config(tokenizer, hidden, layers, heads, kv_heads)
     if family == "qwen2_vl":
         vision = dict(depth=vision_depth, embed_dim=vision_dim, hidden_size=hidden, num_heads=vision_heads,
@@ -98,7 +98,9 @@ def make_config(family: str, tokenizer, hidden: int = 64, layers: int = 2, heads
         config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, **_vision_ids(tokenizer))
     else:
         raise ValueError(f"unknown family {family!r}; choose qwen2_vl or qwen2_5_vl")
-    config.tie_word_embeddings = False
+    # Qwen2-VL-2B ties its output head to the embedding; tying also lets a tiny model learn in-context copying
+    # several times faster (bench/bench_copy_synthetic.py --tie), which the demo's base model needs.
+    config.tie_word_embeddings = tie_embeddings
     return config
 
 
@@ -132,10 +134,11 @@ class _HasTokenizer:
 def build_tiny_model(out_dir: str | Path, family: str = "qwen2_vl", corpus: Iterable[str] | None = None,
                      vocab_size: int = 1024, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2,
                      vision_depth: int = 2, vision_dim: int = 32, min_pixels: int = 56 * 56,
-                     max_pixels: int = 112 * 112, seed: int = 0) -> Path:
+                     max_pixels: int = 112 * 112, seed: int = 0, tie_embeddings: bool = False) -> Path:
     """Build and save a random-weight tiny model with a tokenizer trained on `corpus`; returns the directory."""
     tokenizer = train_tokenizer(corpus if corpus is not None else DEFAULT_CORPUS, vocab_size)
-    config = make_config(family, tokenizer, hidden, layers, heads, kv_heads, vision_depth, vision_dim)
+    config = make_config(family, tokenizer, hidden, layers, heads, kv_heads, vision_depth, vision_dim,
+                         tie_embeddings=tie_embeddings)
     return _save(Path(out_dir), family, config, tokenizer, min_pixels, max_pixels, seed)
 
 
