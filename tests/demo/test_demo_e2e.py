@@ -163,3 +163,21 @@ def test_pretrain_overrides_set_fields_and_refuse_bad_ones():
                       ("corpus.tagged_fraction=1.5", "between 0 and 1")):
         with pytest.raises(ConfigError, match=word):
             apply_overrides(PretrainSpec(), [bad])
+
+
+def test_copy_rows_repeat_one_span_at_a_random_offset():
+    import torch
+
+    from visualthinker.demo.pretrain import copy_rows
+
+    rows = copy_rows(torch.Generator().manual_seed(0), 64, 32, 12, low_id=64, high_id=1000)
+    assert rows.shape == (64, 32) and int(rows.min()) >= 64 and int(rows.max()) < 1000
+    starts = set()
+    for row in rows.tolist():
+        found = [(a, b) for a in range(32 - 12) for b in range(a + 12, a + 21) if b + 12 <= 32
+                 and row[a:a + 12] == row[b:b + 12]]
+        assert found, row
+        starts.add(found[0][0])
+    assert len(starts) > 5  # no fixed position to learn instead of copying
+    with pytest.raises(ValueError, match="cannot hold"):
+        copy_rows(torch.Generator(), 1, 20, 12, low_id=64, high_id=1000)

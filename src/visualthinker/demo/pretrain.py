@@ -58,6 +58,9 @@ class PretrainSpec:
     # Fresh `repeat` pages (corpus.repeat_document) added to every batch, drawn from (seed, step): a fixed set of
     # pages read for several epochs can be memorised, a fresh span can only be predicted by copying it.
     stream_repeats: int = 0
+    # A copy-first curriculum: the first N steps train on rows of random token ids in which a span recurs
+    # (`copy_rows`), where in-context copying emerges within ~1,500 steps; the corpus follows.
+    copy_warmup_steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -213,16 +216,22 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     copy_curve: list[list[float]] = []
     span_curve: list[list[float]] = []
     tokens_seen = 0  # text and image tokens of the language model (what emergence laws count)
-    probe = dict(low_id=64, high_id=spec.vocab_size - 16, seed=spec.seed)  # ids past the special/byte tokens
+    probe_ids = dict(low_id=64, high_id=spec.vocab_size - 16)  # ids past the special/byte tokens
+    probe = dict(probe_ids, seed=spec.seed)
+    copy_gen = torch.Generator().manual_seed(spec.seed + 1_000_003)  # not the probe's stream
     for step in range(spec.steps):
-        if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
-            batches = length_batches(lengths, spec.batch_size, order_rng)
-        items = [encoded[i] for i in batches.pop()]
-        if spec.stream_repeats:
-            fresh = random.Random(f"demo-pretrain-stream:{spec.seed}:{step}")
-            items += _encode_documents(processor, [repeat_document(fresh, spec.corpus)
-                                                   for _ in range(spec.stream_repeats)])
-        batch = collate(items, pad_id, no_loss)
+        if step < spec.copy_warmup_steps:
+            ids = copy_rows(copy_gen, 32, 32, 12, **probe_ids)
+            batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+        else:
+            if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
+                batches = length_batches(lengths, spec.batch_size, order_rng)
+            items = [encoded[i] for i in batches.pop()]
+            if spec.stream_repeats:
+                fresh = random.Random(f"demo-pretrain-stream:{spec.seed}:{step}")
+                items += _encode_documents(processor, [repeat_document(fresh, spec.corpus)
+                                                       for _ in range(spec.stream_repeats)])
+            batch = collate(items, pad_id, no_loss)
         loss = model(**batch, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -259,6 +268,20 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     }
     (out_dir / "pretrain.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def copy_rows(generator: torch.Generator, n: int, width: int, span: int, low_id: int,
+              high_id: int) -> torch.Tensor:
+    """(n, width) random token ids in [low_id, high_id) in which a `span`-token stretch recurs once, after a gap
+    of 0-8 tokens, at a random offset: predictable only by copying from the context."""
+    if width < 2 * span + 8:
+        raise ValueError(f"copy rows of width {width} cannot hold a {span}-token span twice with a gap of 8")
+    ids = torch.randint(low_id, high_id, (n, width), generator=generator)
+    for i in range(n):
+        gap = int(torch.randint(0, 9, (1,), generator=generator))
+        start = int(torch.randint(0, width - 2 * span - gap + 1, (1,), generator=generator))
+        ids[i, start + span + gap:start + 2 * span + gap] = ids[i, start:start + span]
+    return ids
 
 
 @torch.no_grad()
