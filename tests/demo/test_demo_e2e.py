@@ -136,7 +136,10 @@ def test_streamed_repeat_pages_and_tied_head_are_trained_and_reproducible(tmp_pa
     from visualthinker.demo.pretrain import pretrain
     from visualthinker.models.adapter import get_adapter
 
-    spec = dataclasses.replace(quick_settings().with_seed(1).pretrain, tie_embeddings=True, steps=4)
+    spec = quick_settings().with_seed(1).pretrain
+    small = dataclasses.replace(spec.corpus, n_captions=40, n_dialogues=20, n_markup=5, n_prose=5, n_pages=5,
+                                n_quiz_pages=5)
+    spec = dataclasses.replace(spec, corpus=small, vocab_size=320, tie_embeddings=True, steps=4)
     plain = pretrain(spec, tmp_path / "plain", log=lambda _: None)
     streamed = dataclasses.replace(spec, stream_repeats=3)
     a = pretrain(streamed, tmp_path / "a", log=lambda _: None)
@@ -144,6 +147,9 @@ def test_streamed_repeat_pages_and_tied_head_are_trained_and_reproducible(tmp_pa
     assert a["weights_sha256"] == b["weights_sha256"]  # fresh pages are a function of (seed, step)
     assert a["weights_sha256"] != plain["weights_sha256"]  # and they are trained on
     assert a["tokens_seen"] > plain["tokens_seen"]
+    # a copy-first curriculum replaces the first steps' batches by copy rows (32 rows of 32 ids each)
+    c = pretrain(dataclasses.replace(streamed, copy_warmup_steps=2), tmp_path / "c", log=lambda _: None)
+    assert c["weights_sha256"] != a["weights_sha256"] and c["tokens_seen"] > 2 * 32 * 32
     model = get_adapter(str(tmp_path / "a")).load_model(str(tmp_path / "a"))
     assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     assert 0.0 <= a["span_copy_accuracy"] <= 1.0 and a["span_copy_curve"][-1] == [4, a["span_copy_accuracy"]]
