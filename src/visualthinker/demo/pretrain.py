@@ -219,6 +219,12 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     probe_ids = dict(low_id=64, high_id=spec.vocab_size - 16)  # ids past the special/byte tokens
     probe = dict(probe_ids, seed=spec.seed)
     copy_gen = torch.Generator().manual_seed(spec.seed + 1_000_003)  # not the probe's stream
+
+    def run_probes(at_step: int) -> None:  # reads the model only (eval mode is left on)
+        model.eval()
+        copy_curve.append([at_step, copy_accuracy(model, **probe)])
+        span_curve.append([at_step, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
+
     for step in range(spec.steps):
         if step < spec.copy_warmup_steps:
             ids = copy_rows(copy_gen, 32, 32, 12, **probe_ids)
@@ -245,16 +251,12 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
             log(f"pretrain step {step + 1}/{spec.steps}  loss {sum(window) / len(window):.3f}  "
                 f"({time.perf_counter() - t0:.0f} s)")
         if spec.probe_every and (step + 1) % spec.probe_every == 0 and step + 1 < spec.steps:
-            model.eval()
-            copy_curve.append([step + 1, copy_accuracy(model, **probe)])
-            span_curve.append([step + 1, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
+            run_probes(step + 1)
             model.train()
             log(f"pretrain step {step + 1}  copy_accuracy {copy_curve[-1][1]:.3f}  "
                 f"span_copy_accuracy {span_curve[-1][1]:.3f}")
-    model.eval()
-    copy_top1 = copy_accuracy(model, **probe)
-    copy_curve.append([spec.steps, copy_top1])
-    span_curve.append([spec.steps, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
+    run_probes(spec.steps)
+    copy_top1 = copy_curve[-1][1]
     model.save_pretrained(out_dir)
     info = {
         "spec": spec.to_dict(), "cache_key": spec.cache_key(), "documents": len(docs),

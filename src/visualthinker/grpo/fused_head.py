@@ -123,5 +123,4 @@ def fused_head_grpo_loss(
     loss, stats = _HeadLoss.apply(hidden.reshape(B * T, -1)[keep], weight, bias, tokens.reshape(B * T)[keep],
                                   pick(token_weights), pick(old_logp), pick(ref_logp), pick(per_token_advantages),
                                   settings, temperature, step)
-    n = stats[2].clamp(min=1)
-    return LossOutput(loss=loss, kl=stats[0] / n, clip_ratio=stats[1] / n)
+    return LossOutput.from_stats(loss, stats)

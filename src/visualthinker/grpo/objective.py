@@ -101,6 +101,12 @@ class LossOutput:
     kl: torch.Tensor  # mean per-token KL over masked tokens (detached)
     clip_ratio: torch.Tensor  # share of masked tokens where the clip was active (detached)
 
+    @classmethod
+    def from_stats(cls, loss: torch.Tensor, stats: torch.Tensor) -> LossOutput:
+        """`loss` with the means of `token_stats`' sums ([KL, clipped tokens, tokens])."""
+        n = stats[2].clamp(min=1)
+        return cls(loss=loss, kl=stats[0] / n, clip_ratio=stats[1] / n)
+
 
 @dataclass
 class TokenTerms:
@@ -182,7 +188,7 @@ def grpo_loss(
     loss = (terms.loss * weights).sum()
     with torch.no_grad():
         stats = token_stats(terms, mask > 0)
-    return LossOutput(loss=loss, kl=stats[0] / stats[2].clamp(min=1), clip_ratio=stats[1] / stats[2].clamp(min=1))
+    return LossOutput.from_stats(loss, stats)
 
 
 def token_stats(terms: TokenTerms, keep: torch.Tensor) -> torch.Tensor:

@@ -204,9 +204,9 @@ class GRPOTrainer:
                     with self.accelerator.autocast():
                         # the fused output head + loss is tested in one process only (docs/performance.md)
                         out = policy_loss(self.model, exp, config.temperature, self.shared.policy,
-                                          fused_head=self.accelerator.num_processes == 1, beta=config.beta, epsilon_low=config.epsilon_low,
-                                          epsilon_high=config.epsilon_high, aggregation=config.loss_aggregation,
-                                          token_normalizer=normalizer,
+                                          fused_head=self.accelerator.num_processes == 1, beta=config.beta,
+                                          epsilon_low=config.epsilon_low, epsilon_high=config.epsilon_high,
+                                          aggregation=config.loss_aggregation, token_normalizer=normalizer,
                                           max_completion_length=config.max_completion_length)
                     self.accelerator.backward(out.loss)
                     pending.append(out.loss.detach())

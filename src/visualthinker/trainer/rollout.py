@@ -61,15 +61,23 @@ def policy_logprobs(model, inputs: dict[str, torch.Tensor], completion_ids: torc
 def shared_prefix_logprobs(model, prompt_inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
                            completion_mask: torch.Tensor, group_size: int, temperature: float) -> torch.Tensor:
     """The same log-probs with each prompt computed once for its G completions (models/shared_prefix.py);
-    the output head runs a bounded chunk of tokens at a time.
+    the output head runs a bounded chunk of tokens at a time."""
 
-    The whole pass, output head included, runs as the forward of `model` as prepared by the launch (DDP, a
-    DeepSpeed engine, FSDP2, peft), so the wrapper syncs gradients and gathers weights as for the plain path."""
+    def head_logprobs(hidden, head, completion_ids, completion_mask):
+        return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+
+    return _shared_pass(model, prompt_inputs, completion_ids, completion_mask, group_size, head_logprobs)
+
+
+def _shared_pass(model, prompt_inputs: dict[str, torch.Tensor], completion_ids: torch.Tensor,
+                 completion_mask: torch.Tensor, group_size: int, on_hidden):
+    """`on_hidden(hidden, lm_head, completion_ids, completion_mask)` on the completions' shared-prefix hidden
+    states, the whole pass (output head included) run as the forward of `model` as the launch prepared it (DDP,
+    a DeepSpeed engine, FSDP2, peft), so the wrapper syncs gradients and gathers weights as for the plain path."""
 
     def forward(hf_model, completion_ids, completion_mask, **prompt):
         hidden = completion_hidden(hf_model, prompt, completion_ids, completion_mask, group_size)
-        head = hf_model.lm_head
-        return chunked_token_logprobs(hidden, completion_ids, head, head.out_features, temperature)
+        return on_hidden(hidden, hf_model.lm_head, completion_ids, completion_mask)
 
     prompt = {k: prompt_inputs[k] for k in PROMPT_KEYS if prompt_inputs.get(k) is not None}
     return call_as_forward(model, forward, **prompt, completion_ids=completion_ids, completion_mask=completion_mask)
@@ -89,16 +97,13 @@ def policy_loss(model, exp: Experience, temperature: float, shared_prefix: bool,
         logp = experience_logprobs(model, exp, temperature, shared_prefix)
         return grpo_loss(logp, exp.old_logp, exp.ref_logp, exp.advantages, exp.completion_mask, **loss_settings)
 
-    def forward(hf_model, completion_ids, completion_mask, **prompt):
-        hidden = completion_hidden(hf_model, prompt, completion_ids, completion_mask, exp.group_size)
-        head = hf_model.lm_head
+    def head_loss(hidden, head, completion_ids, completion_mask):
         out = fused_head_grpo_loss(hidden, head.weight, head.bias, completion_ids, exp.old_logp, exp.ref_logp,
                                    exp.advantages, completion_mask, temperature, **loss_settings)
-        return out.loss, out.kl, out.clip_ratio
+        return out.loss, out.kl, out.clip_ratio  # tensors: what a launch wrapper passes back from a forward
 
-    prompt = {k: exp.prompt_inputs[k] for k in PROMPT_KEYS if exp.prompt_inputs.get(k) is not None}
-    loss, kl, clip_ratio = call_as_forward(model, forward, **prompt, completion_ids=exp.completion_ids,
-                                           completion_mask=exp.completion_mask)
+    loss, kl, clip_ratio = _shared_pass(model, exp.prompt_inputs, exp.completion_ids, exp.completion_mask,
+                                        exp.group_size, head_loss)
     return LossOutput(loss=loss, kl=kl, clip_ratio=clip_ratio)
 
 
