@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from visualthinker.demo.pipeline import DEMO_GRPO, quick_settings, run_demo
+from visualthinker.demo.pipeline import DEMO_GRPO, DemoSettings, quick_settings, run_demo
 
 REQUIRED = ("base_accuracy", "final_accuracy", "base_format_rate", "final_format_rate", "steps", "wall_seconds",
             "seed")
@@ -57,6 +57,81 @@ def test_pretraining_is_bit_for_bit_reproducible(tmp_path):
     assert b["copy_curve"][-1][1] == a["copy_accuracy"]
 
 
+def test_shipped_base_is_the_demo_recipe_and_checked():
+    from visualthinker.demo.pipeline import SHIPPED_BASE, DemoSettings, shipped_base
+    from visualthinker.demo.pretrain import PretrainSpec, weights_digest
+
+    info = json.loads((SHIPPED_BASE / "pretrain.json").read_text())
+    # `visualthinker pretrain --seed 0` (the demo's recipe) is the command that made the shipped weights
+    recipe = DemoSettings().with_seed(0).pretrain
+    assert info["spec"] == recipe.to_dict()
+    assert info["cache_key"] == PretrainSpec.from_dict(info["spec"]).cache_key() == recipe.cache_key()
+    assert shipped_base() == SHIPPED_BASE and weights_digest(SHIPPED_BASE) == info["weights_sha256"]
+    size = sum(f.stat().st_size for f in SHIPPED_BASE.iterdir())
+    assert size < 50 * 2**20
+    # the probes that justify it were recorded: it copies corpus words in context
+    assert info["span_copy_accuracy"] > 0.5
+
+
+def test_a_damaged_shipped_base_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from visualthinker.demo import pipeline
+    from visualthinker.errors import DataError
+
+    copy = tmp_path / "demo-base"
+    shutil.copytree(pipeline.SHIPPED_BASE, copy)
+    monkeypatch.setattr(pipeline, "SHIPPED_BASE", copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="SHA-256.*--pretrain"):
+        pipeline.shipped_base()
+    weights.unlink()
+    with pytest.raises(DataError, match="missing"):
+        pipeline.shipped_base()
+
+
+def test_direct_template_changes_only_the_prompt_and_the_format():
+    from visualthinker.demo.pipeline import DemoSettings
+    from visualthinker.errors import ConfigError
+
+    think, direct = DemoSettings(), DemoSettings().with_template("direct")
+    assert direct.grpo["template"] == "direct" and direct.template == "direct"
+    assert direct.grpo["reward_options"]["format"] == {"require_answer": True, "answer_only": True}
+    assert think.with_template("base").grpo["reward_options"]["format"]["answer_only"] is False
+    differing = {k for k in think.grpo if think.grpo[k] != direct.grpo[k]}
+    assert differing == {"template", "reward_options"}
+    assert direct.pretrain == think.pretrain
+    with pytest.raises(ConfigError, match="base or direct"):
+        think.with_template("instruct")
+
+
+@pytest.mark.slow
+def test_shortened_demo_from_the_shipped_base_with_both_prompts(tmp_path):
+    """What `visualthinker demo` runs (the shipped base, offline), shortened: 2 GRPO steps on a few records."""
+    import dataclasses
+
+    from visualthinker.demo.pipeline import SHIPPED_BASE
+
+    quick = quick_settings()
+    settings = dataclasses.replace(quick, shipped_base=True, pretrain=DemoSettings().pretrain)
+    think = run_demo(tmp_path / "think", seed=0, settings=settings, log=lambda _: None)
+    assert think["base_model"] == str(SHIPPED_BASE) and think["pretrain_cached"]
+    assert think["template"] == "base" and think["steps"] == 2
+    assert set(think["targets"]) >= {"gain_30", "chance_plus_20", "every_task_above_chance", "length_grows_1_5x",
+                                      "longer_is_more_accurate"}
+    assert set(think["length_pays"]) >= {"longest_third_accuracy", "rest_accuracy", "enumerating_share"}
+    assert think["reflection"] is not None and "aha_step" in think["reflection"]
+    assert think["early_samples"] and think["late_samples"]
+    direct = run_demo(tmp_path / "direct", seed=0, settings=settings.with_template("direct"), log=lambda _: None)
+    assert direct["template"] == "direct"
+    assert direct["base_weights_sha256"] == think["base_weights_sha256"]
+    config = yaml.safe_load((tmp_path / "direct" / "grpo" / "config.yaml").read_text())
+    assert config["template"] == "direct" and config["reward_options"]["format"]["answer_only"] is True
+
+
 def test_demo_yaml_matches_the_demo_settings():
     values = yaml.safe_load((Path(__file__).parents[2] / "configs" / "demo.yaml").read_text())
     for key, value in DEMO_GRPO.items():
@@ -70,7 +145,18 @@ def test_cli_registers_both_commands():
     args = parser.parse_args(["pretrain", "--out", "x", "--seed", "3"])
     assert args.command == "pretrain" and args.seed == 3
     args = parser.parse_args(["demo", "--seed", "1", "--quick"])
-    assert args.command == "demo" and args.quick
+    assert args.command == "demo" and args.quick and args.template == "base" and not args.pretrain
+    args = parser.parse_args(["demo", "--template", "direct", "--pretrain"])
+    assert args.template == "direct" and args.pretrain
+
+
+@pytest.mark.parametrize("argv,message", [(["--base", "x", "--pretrain"], "give one of them"),
+                                          (["--no-cache"], "only applies to --pretrain")])
+def test_demo_cli_refuses_conflicting_base_options(argv, message, capsys):
+    from visualthinker.cli.main import main
+
+    assert main(["demo", *argv]) == 2
+    assert message in capsys.readouterr().err
 
 
 class _Copier:

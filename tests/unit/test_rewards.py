@@ -29,6 +29,17 @@ def test_format_pays_for_an_empty_answer_unless_an_answer_is_required():
     assert bound([" x </think> <answer></answer>"]) == [0.0]
 
 
+def test_answer_only_format_is_a_lone_answer_block():
+    # the direct prompt's format: no think part, nothing prepended even when the column says prefill
+    assert format_reward([" <answer> left </answer>"], answer_only=True, require_answer=True) == [1.0]
+    assert format_reward([" <answer> left </answer>"], prefills_think=[True], answer_only=True) == [1.0]
+    assert format_reward([" x </think> <answer> left </answer>"], answer_only=True) == [0.0]
+    assert format_reward([" <answer> </answer>"], answer_only=True, require_answer=True) == [0.0]
+    assert format_reward([" <answer> left </answer> more"], answer_only=True) == [0.0]
+    bound = resolve_reward("format", {"require_answer": True, "answer_only": True})
+    assert bound([" <answer>right</answer>\n"], prefills_think=[False]) == [1.0]
+
+
 CHOICES = ["left", "right"]
 
 

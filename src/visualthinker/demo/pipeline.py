@@ -26,8 +26,10 @@ from visualthinker.config import build_config
 from visualthinker.data.record import Record
 from visualthinker.data.synthetic import generate_records
 from visualthinker.demo.corpus import CorpusSpec
-from visualthinker.demo.pretrain import PretrainSpec, cached_pretrain, pretrain
+from visualthinker.demo.outcomes import length_growth, length_pays, run_targets
+from visualthinker.demo.pretrain import PretrainSpec, cached_pretrain, pretrain, weights_digest
 from visualthinker.demo.probes import caption_perception
+from visualthinker.errors import ConfigError, DataError
 from visualthinker.generation.base import SamplingConfig
 from visualthinker.generation.hf import HFGenerator
 from visualthinker.models.adapter import get_adapter
@@ -67,9 +69,16 @@ DEMO_GRPO: dict[str, Any] = {
 }
 
 
+# The shipped base model's recipe (docs/demo.md, "base H2"): a copy-first curriculum -- 1,500 steps of random-id
+# rows with a repeated span, where in-context copying emerges -- then 1,000 steps of the corpus with 16 fresh
+# repeat pages per batch, the output head tied to the embedding. `visualthinker pretrain --seed S` runs it.
+DEMO_PRETRAIN = PretrainSpec(tie_embeddings=True, copy_warmup_steps=1500, stream_repeats=16, batch_size=16,
+                             learning_rate=1e-3, warmup_steps=100, steps=2500, probe_every=250)
+
+
 @dataclass(frozen=True)
 class DemoSettings:
-    pretrain: PretrainSpec = field(default_factory=PretrainSpec)
+    pretrain: PretrainSpec = DEMO_PRETRAIN
     grpo: dict[str, Any] = field(default_factory=lambda: dict(DEMO_GRPO))
     train_n: int = 1024
     test_n: int = 200
@@ -77,33 +86,67 @@ class DemoSettings:
     eval_batch_size: int = 40
     probe_n: int = 64  # test prompts sampled at the GRPO temperature for the option-copy probe of the base model
     threads: int = 1
+    template: str = "base"  # "direct": the same GRPO without a think part (the issue's "thinking helps" control)
+    shipped_base: bool = True  # start from the base model in the package (resources/demo-base) unless rebuilt
 
     def with_seed(self, seed: int) -> DemoSettings:
         """One seed drives everything: corpus, base-model pretraining, data and GRPO sampling."""
         corpus = dataclasses.replace(self.pretrain.corpus, seed=seed)
         return dataclasses.replace(self, pretrain=dataclasses.replace(self.pretrain, corpus=corpus, seed=seed))
 
+    def with_template(self, template: str) -> DemoSettings:
+        """The base prompt (ends in "<think>", think + answer format) or the `direct` prompt, whose format
+        reward pays for a lone "<answer>...</answer>"; everything else (base model, budget, data) is equal."""
+        if template not in ("base", "direct"):
+            raise ConfigError(f"demo template {template!r}: choose base or direct")
+        options = {"format": {**self.grpo["reward_options"]["format"], "answer_only": template == "direct"}}
+        grpo = dict(self.grpo, template=template, reward_options={**self.grpo["reward_options"], **options})
+        return dataclasses.replace(self, template=template, grpo=grpo)
+
 
 def quick_settings() -> DemoSettings:
     """A shortened demo for tests (about half a minute): tiny corpus, few steps, few test records."""
     corpus = CorpusSpec(n_captions=120, n_dialogues=80, n_markup=20, n_prose=10)
+    # the shipped recipe in miniature: copy rows first, then the corpus with fresh repeat pages, a tied head
     spec = PretrainSpec(corpus=corpus, vocab_size=400, hidden=32, layers=1, heads=2, kv_heads=1, vision_dim=32,
-                        steps=8, batch_size=8, warmup_steps=2)
+                        steps=8, batch_size=8, warmup_steps=2, tie_embeddings=True, copy_warmup_steps=3,
+                        stream_repeats=2)
     grpo = dict(DEMO_GRPO, num_generations=4, per_device_prompts=2, max_completion_length=16, max_steps=2,
                 trajectories_every=1)
-    return DemoSettings(pretrain=spec, grpo=grpo, train_n=16, test_n=8, eval_batch_size=8)
+    return DemoSettings(pretrain=spec, grpo=grpo, train_n=16, test_n=8, eval_batch_size=8, shipped_base=False)
+
+
+# -- the shipped base model ----------------------------------------------------------------------------------------
+SHIPPED_BASE = Path(__file__).resolve().parents[1] / "resources" / "demo-base"
+
+
+def shipped_base() -> Path:
+    """The base model shipped in the package, after checking its weights against the SHA-256 its pretrain.json
+    records (made by `visualthinker pretrain` with the recipe in that file; docs/demo.md has the command)."""
+    info_path = SHIPPED_BASE / "pretrain.json"
+    weights = SHIPPED_BASE / "model.safetensors"
+    if not info_path.exists() or not weights.exists():
+        raise DataError(f"the demo's shipped base model is missing from {SHIPPED_BASE}; reinstall visualthinker "
+                        "from a full checkout, or rebuild the base with `visualthinker demo --pretrain`")
+    expected = json.loads(info_path.read_text())["weights_sha256"]
+    if weights_digest(SHIPPED_BASE) != expected:
+        raise DataError(f"{weights} does not match the SHA-256 in {info_path} ({expected[:12]}...): the file is "
+                        "damaged (a Git LFS pointer?); fetch it again, or rebuild with `visualthinker demo --pretrain`")
+    return SHIPPED_BASE
 
 
 # -- evaluation --------------------------------------------------------------------------------------------------
 def _completions(model_dir: str | Path, records: list[Record], sampling: SamplingConfig, batch_size: int,
-                 min_pixels: int, max_pixels: int, seed: int | None = None) -> Iterator[tuple[Record, str, float, int]]:
-    """(record, completion, format reward, completion tokens) for each record, with the base prompt; `seed`
-    seeds sampling after the model is loaded."""
+                 min_pixels: int, max_pixels: int, seed: int | None = None,
+                 template: str = "base") -> Iterator[tuple[Record, str, float, int]]:
+    """(record, completion, format reward, completion tokens) for each record, with the `template` prompt
+    (base: ends in "<think>"; direct: no think part, the format is a lone answer block); `seed` seeds sampling
+    after the model is loaded."""
     adapter = get_adapter(str(model_dir))
     processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
     model = adapter.load_model(str(model_dir)).eval()
     generator = HFGenerator(model, adapter, processor)
-    spec = PromptSpec(template="base")
+    spec = PromptSpec(template=template)
     if seed is not None:
         torch.manual_seed(seed)
     for start in range(0, len(records), batch_size):
@@ -111,17 +154,19 @@ def _completions(model_dir: str | Path, records: list[Record], sampling: Samplin
         images = [r.load_images(max_pixels, min_pixels) for r in chunk]
         texts = [adapter.render_prompt(processor, spec, r.prompt, len(im)) for r, im in zip(chunk, images, strict=True)]
         rollout = generator.generate(adapter.encode(processor, texts, images), 1, sampling)
-        fmt = format_reward(rollout.texts, prefills_think=[True] * len(chunk))
+        fmt = format_reward(rollout.texts, prefills_think=[spec.prefills_think] * len(chunk),
+                            answer_only=template == "direct")
         yield from zip(chunk, rollout.texts, fmt, rollout.lengths.tolist(), strict=True)
 
 
 @torch.no_grad()
 def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, batch_size: int,
-             min_pixels: int, max_pixels: int) -> dict[str, Any]:
-    """Greedy decoding with the base prompt; strict accuracy, format rate and per-task accuracy."""
-    correct, formatted, lengths, per_task, samples = [], [], [], {}, []
+             min_pixels: int, max_pixels: int, template: str = "base") -> dict[str, Any]:
+    """Greedy decoding with the `template` prompt; strict accuracy, format rate, per-task accuracy and whether
+    longer (or enumerating) completions are the more accurate ones."""
+    correct, formatted, lengths, per_task, samples, results = [], [], [], {}, [], []
     completions = _completions(model_dir, records, SamplingConfig.greedy(max_new_tokens), batch_size, min_pixels,
-                               max_pixels)
+                               max_pixels, template=template)
     for record, text, f, n in completions:
         index = parse_choice(text, record.choices, letters=record.answer_letter is not None)
         ok = index is not None and record.choices[index] == record.answer
@@ -129,6 +174,7 @@ def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, 
         formatted.append(f == 1.0)
         lengths.append(n)
         per_task.setdefault(record.task, []).append(ok)
+        results.append((text, n, ok))
         if len(samples) < 6:
             samples.append({"task": record.task, "question": record.question, "answer": record.answer,
                             "completion": text})
@@ -137,6 +183,7 @@ def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, 
         "n": len(records), "accuracy": sum(correct) / n, "format_rate": sum(formatted) / n,
         "response_length": statistics.fmean(lengths) if lengths else 0.0,
         "per_task_accuracy": {t: sum(v) / len(v) for t, v in sorted(per_task.items())},
+        "length_pays": length_pays(results),
         "samples": samples,
     }
 
@@ -157,7 +204,8 @@ def stated_answer(completion: str) -> str | None:
 
 @torch.no_grad()
 def probe_sampling(model_dir: str | Path, records: list[Record], max_new_tokens: int, batch_size: int,
-                   min_pixels: int, max_pixels: int, seed: int, temperature: float = 1.0) -> dict[str, Any]:
+                   min_pixels: int, max_pixels: int, seed: int, temperature: float = 1.0,
+                   template: str = "base") -> dict[str, Any]:
     """The base model sampled at `temperature` (as GRPO samples it) on `records`, base prompt.
 
     option_rate: share of samples whose stated answer is exactly one of the listed options (copied from the
@@ -166,7 +214,8 @@ def probe_sampling(model_dir: str | Path, records: list[Record], max_new_tokens:
     """
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
     copied, formatted, correct = [], [], []
-    for record, text, f, _ in _completions(model_dir, records, sampling, batch_size, min_pixels, max_pixels, seed):
+    for record, text, f, _ in _completions(model_dir, records, sampling, batch_size, min_pixels, max_pixels, seed,
+                                           template):
         stated = stated_answer(text)
         copied.append(stated is not None and match_choice(stated, record.choices, letters=False) is not None)
         formatted.append(f == 1.0)
@@ -237,7 +286,9 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
              base_model: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole demo into `out_dir`; returns the summary (also out_dir/summary.json).
 
-    `base_model`: an existing base model directory (made by `visualthinker pretrain`) instead of the cache.
+    The base model: `base_model` (a directory made by `visualthinker pretrain`) if given, else the shipped one
+    when `settings.shipped_base`, else the cache's pretraining of `settings.pretrain` for this seed
+    (`use_cache=False`: pretrained into out_dir/base).
     """
     t0 = time.perf_counter()
     settings = (settings or DemoSettings()).with_seed(seed)
@@ -251,6 +302,8 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     t = time.perf_counter()
     if base_model is not None:
         base_dir, cached = Path(base_model), True
+    elif settings.shipped_base:
+        base_dir, cached = shipped_base(), True
     elif use_cache:
         base_dir, cached = cached_pretrain(settings.pretrain, log)
     else:
@@ -269,7 +322,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
                             difficulty=settings.difficulty)
     grpo = dict(settings.grpo)
     eval_kwargs = dict(max_new_tokens=grpo["max_completion_length"], batch_size=settings.eval_batch_size,
-                       min_pixels=grpo["min_pixels"], max_pixels=grpo["max_pixels"])
+                       min_pixels=grpo["min_pixels"], max_pixels=grpo["max_pixels"], template=settings.template)
 
     log(f"[3/5] evaluating the base model on {len(test)} held-out test records")
     t = time.perf_counter()
@@ -290,8 +343,8 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         f"{perception['chance']:.2f} on {perception['n']} images; copy_accuracy "
         f"{pretrain_info.get('copy_accuracy', float('nan')):.2f}  ({time.perf_counter() - t:.0f} s)")
 
-    log(f"[4/5] GRPO, R1-Zero recipe: {grpo['max_steps']} steps x {grpo['per_device_prompts']} prompts x "
-        f"G={grpo['num_generations']}")
+    log(f"[4/5] GRPO, R1-Zero recipe ({settings.template} prompt): {grpo['max_steps']} steps x "
+        f"{grpo['per_device_prompts']} prompts x G={grpo['num_generations']}")
     from visualthinker.trainer.loop import GRPOTrainer
 
     run_dir = out / "grpo"
@@ -310,9 +363,11 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     log(f"      accuracy {final['accuracy']:.3f}  format rate {final['format_rate']:.3f}  "
         f"({time.perf_counter() - t:.0f} s)")
     report = _write_report(run_dir, out, metrics_path, log)
+    reflection = _reflection(run_dir)
 
     summary = {
         "seed": seed,
+        "template": settings.template,
         "base_accuracy": base["accuracy"],
         "final_accuracy": final["accuracy"],
         "base_format_rate": base["format_rate"],
@@ -320,6 +375,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "steps": grpo["max_steps"],
         "wall_seconds": time.perf_counter() - t0,
         "chance_accuracy": chance_accuracy(test),
+        "per_task_chance": {t: chance_accuracy([r for r in test if r.task == t]) for t in sorted({r.task for r in test})},
         "base_option_rate": probe["option_rate"],
         "base_sampling_temperature": probe["temperature"],
         "base_sampled_format_rate": probe["format_rate"],
@@ -330,6 +386,10 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "base_response_length": base["response_length"],
         "final_response_length": final["response_length"],
         "response_length_curve": binned(curve),
+        "length_growth": length_growth(curve),
+        "length_pays": final["length_pays"],
+        "base_length_pays": base["length_pays"],
+        "reflection": reflection,
         "train_format_reward_curve": binned(metric_curve(metrics_path, "rewards/format/mean")),
         "train_accuracy_reward_curve": binned(metric_curve(metrics_path, "rewards/accuracy/mean")),
         "pretrain_seconds": pretrain_seconds,
@@ -345,10 +405,36 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "threads": settings.threads,
         "base_samples": base["samples"],
         "final_samples": final["samples"],
+        "early_samples": _trajectory_samples(run_dir, first=True),
+        "late_samples": _trajectory_samples(run_dir, first=False),
     }
+    summary["targets"] = run_targets(summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     _print_summary(summary, log)
     return summary
+
+
+def _reflection(run_dir: Path) -> dict[str, Any] | None:
+    """Reflection rate (first and last logged step) and the aha step of the analysis module; None without it."""
+    try:
+        from visualthinker.analysis.analyze import analyze_run
+    except ImportError:
+        return None
+    analysis = analyze_run(run_dir)
+    rates = [r for r in analysis["per_step"].get("reflection_rate", []) if r is not None]
+    aha = analysis["aha"]
+    return {"first_rate": rates[0] if rates else None, "last_rate": rates[-1] if rates else None,
+            "aha_step": aha["step"], "aha_reason": aha.get("reason")}
+
+
+def _trajectory_samples(run_dir: Path, first: bool, k: int = 3) -> list[dict[str, Any]]:
+    """A few training completions of the first (or last) logged step, for the report's early/late examples."""
+    files = sorted((run_dir / "trajectories").glob("step-*.jsonl"),
+                   key=lambda f: int(re.sub(r"\D", "", f.stem) or 0))
+    if not files:
+        return []
+    rows = [json.loads(line) for line in (files[0] if first else files[-1]).read_text().splitlines() if line.strip()]
+    return [{k_: row.get(k_) for k_ in ("step", "task", "completion", "rewards")} for row in rows[:k]]
 
 
 def _write_report(run_dir: Path, out: Path, metrics_path: Path, log: Callable[[str], None]) -> str | None:

@@ -56,6 +56,12 @@ def caption_perception(model_dir: str | Path, records: list[Record], min_pixels:
     adapter = get_adapter(str(model_dir))
     processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
     model = adapter.load_model(str(model_dir)).eval()
+    return perception_of(model, processor, records, frame)
+
+
+@torch.no_grad()
+def perception_of(model, processor, records: list[Record], frame: str = "{image}Photo: ") -> dict[str, Any]:
+    """`caption_perception` for a model already in memory (pretraining probes it while it trains)."""
     prefix = frame.format(image=VISION_PLACEHOLDER)
     n_prefix = None
     hits: dict[str, list[float]] = defaultdict(list)

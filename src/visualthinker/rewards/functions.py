@@ -12,11 +12,12 @@ from typing import Any
 from visualthinker.rewards.parsing import extract_answer, parse_choice
 
 FORMAT_RE = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+ANSWER_ONLY_RE = re.compile(r"\s*<answer>.*?</answer>", re.DOTALL)
 
 
 def format_reward(
     completions: list[str], prefills_think: list[bool] | None = None, strict: bool = False,
-    require_answer: bool = False, **_: Any
+    require_answer: bool = False, answer_only: bool = False, **_: Any
 ) -> list[float]:
     """1.0 when "<think>...</think> <answer>...</answer>" is the whole text (paper's fullmatch).
 
@@ -26,14 +27,16 @@ def format_reward(
     `require_answer` withholds the reward unless there is exactly one answer block holding text and no
     tag (a small policy otherwise settles on "<answer> </answer>" or "<answer><answer></answer></answer>",
     the cheapest ways to the format, and stops answering).
+    `answer_only` is the format of a run without a think part (the `direct` prompt): the whole text is one
+    "<answer>...</answer>" block and nothing is prepended.
     """
     prefills = prefills_think or [True] * len(completions)
     scores = []
     for text, prefill in zip(completions, prefills, strict=True):
-        full = ("<think>" + text) if prefill else text
+        full = ("<think>" + text) if prefill and not answer_only else text
         if not strict:
             full = full.rstrip()
-        ok = FORMAT_RE.fullmatch(full) is not None
+        ok = (ANSWER_ONLY_RE if answer_only else FORMAT_RE).fullmatch(full) is not None
         if ok and require_answer:
             answer = extract_answer(full)
             ok = answer is not None and "<" not in answer
