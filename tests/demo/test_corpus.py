@@ -156,3 +156,31 @@ def test_enumerating_captions_count_what_they_list():
     assert 40 < corrected < 110
     plain = generate_corpus(dataclasses.replace(spec, enumerate_fraction=0.0))
     assert not any("in total." in d.text and "That makes" in d.text for d in plain)
+
+
+def test_look_documents_name_every_object_left_to_right_with_sizes():
+    import random
+
+    from visualthinker.demo.corpus import LOOK_FRAMES, _train_scene, look_document
+    from visualthinker.models.adapter import VISION_PLACEHOLDER
+
+    spec = CorpusSpec(seed=4)
+    sized = 0
+    for i in range(60):
+        _, objects, _ = _train_scene(random.Random(f"look:{i}"), spec)
+        doc = look_document(random.Random(f"look:{i}"), spec)  # same stream: the same scene
+        assert doc.kind == "look" and doc.image is not None and doc.text.startswith(VISION_PLACEHOLDER)
+        body = doc.text[len(VISION_PLACEHOLDER):-len("<|endoftext|>")]
+        assert any(body.startswith(f.split("{")[0]) for f in LOOK_FRAMES)
+        items = body.split(": ", 1)[1].rstrip(".").split(", ")
+        ordered = sorted(objects, key=lambda o: (o[2], o[3]))
+        assert [it.split()[-2:] for it in items] == [[o[0], o[1]] for o in ordered]
+        small, big = min(o[4] for o in objects), max(o[4] for o in objects)
+        words = [it.split()[1] for it in items]
+        if big > 1.4 * small:
+            sized += 1
+            assert words == ["big" if o[4] == big else "small" for o in ordered]
+        else:
+            assert not {"big", "small"} & set(words)
+        assert not benchmark_leaks(doc.text)
+    assert sized > 0  # depth scenes have a clearly bigger (nearer) object

@@ -236,6 +236,12 @@ def test_streamed_repeat_pages_and_tied_head_are_trained_and_reproducible(tmp_pa
     # a copy-first curriculum replaces the first steps' batches by copy rows (32 rows of 32 ids each)
     c = pretrain(dataclasses.replace(streamed, copy_warmup_steps=2), tmp_path / "c", log=lambda _: None)
     assert c["weights_sha256"] != a["weights_sha256"] and c["tokens_seen"] > 2 * 32 * 32
+    # a look phase after it (fresh left-to-right inventories) and look documents streamed into corpus batches
+    looked = dataclasses.replace(streamed, copy_warmup_steps=1, look_warmup_steps=1, stream_looks=2)
+    d = pretrain(looked, tmp_path / "d", log=lambda _: None)
+    e = pretrain(looked, tmp_path / "e", log=lambda _: None)
+    assert d["weights_sha256"] == e["weights_sha256"]
+    assert d["weights_sha256"] not in {a["weights_sha256"], c["weights_sha256"]}
     model = get_adapter(str(tmp_path / "a")).load_model(str(tmp_path / "a"))
     assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     assert 0.0 <= a["span_copy_accuracy"] <= 1.0 and a["span_copy_curve"][-1] == [4, a["span_copy_accuracy"]]

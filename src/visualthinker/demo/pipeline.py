@@ -468,6 +468,18 @@ def _print_summary(s: dict[str, Any], log: Callable[[str], None]) -> None:
     if curve:
         log(f"  response length    {sparkline(curve)}  {curve[0]:.1f} -> {curve[-1]:.1f} tokens "
             "(training samples, 10 bins)")
+    growth, pays, refl = s["length_growth"], s["length_pays"], s.get("reflection") or {}
+    if growth["ratio"] is not None:
+        log(f"  length growth      last fifth {growth['last_fifth_mean']:.1f} / smoothed minimum "
+            f"{growth['smoothed_min']:.1f} = {growth['ratio']:.2f}x (issue #13 target: 1.5x)")
+    if pays["longest_third_accuracy"] is not None:
+        log(f"  does length pay    longest third {pays['longest_third_accuracy']:.2f} vs rest "
+            f"{pays['rest_accuracy']:.2f}; enumerating completions {pays['enumerating_share']:.2f}")
+    if refl:
+        aha = refl["aha_step"] if refl["aha_step"] is not None else "none"
+        log(f"  reflection         rate {refl['first_rate'] or 0:.2f} -> {refl['last_rate'] or 0:.2f}, aha step {aha}")
+    missed = [k for k, v in s["targets"].items() if v is False]
+    log(f"  issue #13 targets  {'all met' if not missed else 'missed: ' + ', '.join(missed)}")
     if s["report"]:
         log(f"  report             {s['report']}")
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus, repeat_document
+from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus, look_document, repeat_document
 from visualthinker.demo.probes import span_copy_accuracy
 from visualthinker.models.adapter import VISION_TOKENS, get_adapter
 from visualthinker.models.tiny import build_tiny_model
@@ -61,6 +61,10 @@ class PretrainSpec:
     # A copy-first curriculum: the first N steps train on rows of random token ids in which a span recurs
     # (`copy_rows`), where in-context copying emerges within ~1,500 steps; the corpus follows.
     copy_warmup_steps: int = 0
+    # A look phase after the copy phase: N steps of `batch_size` fresh `look` documents (corpus.look_document:
+    # every object of a scene named left to right), where reading the image pays on nearly every token.
+    look_warmup_steps: int = 0
+    stream_looks: int = 0  # fresh look documents added to every corpus batch (keeps the image pathway in use)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -229,6 +233,10 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
         if step < spec.copy_warmup_steps:
             ids = copy_rows(copy_gen, 32, 32, 12, **probe_ids)
             batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+        elif step < spec.copy_warmup_steps + spec.look_warmup_steps:
+            fresh = random.Random(f"demo-pretrain-look:{spec.seed}:{step}")
+            batch = collate(_encode_documents(processor, [look_document(fresh, spec.corpus)
+                                                          for _ in range(spec.batch_size)]), pad_id, no_loss)
         else:
             if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
                 batches = length_batches(lengths, spec.batch_size, order_rng)
@@ -237,6 +245,10 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
                 fresh = random.Random(f"demo-pretrain-stream:{spec.seed}:{step}")
                 items += _encode_documents(processor, [repeat_document(fresh, spec.corpus)
                                                        for _ in range(spec.stream_repeats)])
+            if spec.stream_looks:
+                fresh = random.Random(f"demo-pretrain-stream-look:{spec.seed}:{step}")
+                items += _encode_documents(processor, [look_document(fresh, spec.corpus)
+                                                       for _ in range(spec.stream_looks)])
             batch = collate(items, pad_id, no_loss)
         loss = model(**batch, use_cache=False).loss
         loss.backward()
