@@ -27,7 +27,7 @@ import torch
 
 from visualthinker.data.synthetic import generate_records
 from visualthinker.demo.corpus import CorpusSpec, caption_document, generate_corpus, look_document
-from visualthinker.demo.pretrain import _encode_documents, collate
+from visualthinker.demo.pretrain import _encode_documents, collate, train_step
 from visualthinker.demo.probes import perception_of
 from visualthinker.models.adapter import get_adapter
 from visualthinker.models.tiny import _save, make_config, train_tokenizer
@@ -88,18 +88,13 @@ def main() -> int:
         rng = random.Random(f"bench-perception:{args.seed}:{step}")
         make = look_document if step < args.look_steps else caption_document
         batch = collate(_encode_documents(processor, [make(rng, spec) for _ in range(args.batch)]), pad, no_loss)
-        loss = model(**batch, use_cache=False).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
+        loss = train_step(model, batch, optimizer, schedule)
         done = step + 1
         row = None
         if done % args.gap_every == 0 or done == args.steps:
             model.eval()
             true, moved = reading_gap(model, eval_batch, len(held))
-            row = {"step": done, "phase": "look" if step < args.look_steps else "captions", "train_loss": loss.item(),
+            row = {"step": done, "phase": "look" if step < args.look_steps else "captions", "train_loss": loss,
                    "caption_loss": true, "moved_image_loss": moved, "gap": moved - true,
                    "seconds": time.perf_counter() - t0}
             if done > args.look_steps and ((done - args.look_steps) % args.probe_every == 0 or done == args.steps):

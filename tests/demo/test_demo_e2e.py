@@ -118,7 +118,7 @@ def test_shortened_demo_from_the_shipped_base_with_both_prompts(tmp_path):
     quick = quick_settings()
     settings = dataclasses.replace(quick, shipped_base=True, pretrain=DemoSettings().pretrain)
     think = run_demo(tmp_path / "think", seed=0, settings=settings, log=lambda _: None)
-    assert think["base_model"] == str(SHIPPED_BASE) and think["pretrain_cached"]
+    assert think["base_model"] == str(SHIPPED_BASE) and think["base_source"] == "shipped"
     assert think["template"] == "base" and think["steps"] == 2
     assert set(think["targets"]) >= {"gain_30", "chance_plus_20", "every_task_above_chance", "length_grows_1_5x",
                                       "longer_is_more_accurate"}

@@ -298,21 +298,22 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         shutil.rmtree(out / "grpo")  # a demo run always starts fresh
     out.mkdir(parents=True, exist_ok=True)
 
-    log(f"[1/5] base model (seed {seed})")
+    log("[1/5] base model")
     t = time.perf_counter()
     if base_model is not None:
-        base_dir, cached = Path(base_model), True
+        base_dir, cached, source = Path(base_model), True, "given"
     elif settings.shipped_base:
-        base_dir, cached = shipped_base(), True
+        base_dir, cached, source = shipped_base(), True, "shipped"
     elif use_cache:
         base_dir, cached = cached_pretrain(settings.pretrain, log)
+        source = "cached" if cached else "pretrained"
     else:
-        base_dir, cached = out / "base", False
+        base_dir, cached, source = out / "base", False, "pretrained"
         shutil.rmtree(base_dir, ignore_errors=True)
         pretrain(settings.pretrain, base_dir, log)
     pretrain_seconds = time.perf_counter() - t
     pretrain_info = json.loads((Path(base_dir) / "pretrain.json").read_text())
-    log(f"      {'cached' if cached else 'pretrained'}: {base_dir}  ({pretrain_seconds:.0f} s)")
+    log(f"      {source}: {base_dir}  ({pretrain_seconds:.0f} s)")
 
     log("[2/5] synthetic spatial data")
     image_size = settings.pretrain.corpus.image_size
@@ -394,6 +395,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "train_accuracy_reward_curve": binned(metric_curve(metrics_path, "rewards/accuracy/mean")),
         "pretrain_seconds": pretrain_seconds,
         "pretrain_cached": cached,
+        "base_source": source,  # shipped | given (--base) | cached | pretrained
         "pretrain_wall_seconds": pretrain_info["wall_seconds"],
         "grpo_seconds": grpo_seconds,
         "base_model": str(base_dir),
@@ -455,7 +457,7 @@ def _print_summary(s: dict[str, Any], log: Callable[[str], None]) -> None:
     curve = s["response_length_curve"]
     log("")
     log(f"R1-Zero micro demo, seed {s['seed']}: {s['steps']} GRPO steps, {s['wall_seconds']:.0f} s wall "
-        f"(pretraining {s['pretrain_seconds']:.0f} s{', cached' if s['pretrain_cached'] else ''})")
+        f"(base model {s['base_source']}, {s['pretrain_seconds']:.0f} s)")
     log(f"  held-out accuracy  {s['base_accuracy']:.3f} -> {s['final_accuracy']:.3f}   "
         f"(chance with the format: {s['chance_accuracy']:.3f})")
     log(f"  format rate        {s['base_format_rate']:.3f} -> {s['final_format_rate']:.3f}")

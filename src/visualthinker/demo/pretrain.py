@@ -250,13 +250,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
                 items += _encode_documents(processor, [look_document(fresh, spec.corpus)
                                                        for _ in range(spec.stream_looks)])
             batch = collate(items, pad_id, no_loss)
-        loss = model(**batch, use_cache=False).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(train_step(model, batch, optimizer, scheduler))
         tokens_seen += int(batch["attention_mask"].sum())
         if (step + 1) % 50 == 0 or step == 0:
             window = losses[-50:]
@@ -282,6 +276,18 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     }
     (out_dir / "pretrain.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def train_step(model, batch: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler) -> float:
+    """One next-token step (gradient clipped at 1.0); returns the loss."""
+    loss = model(**batch, use_cache=False).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 def copy_rows(generator: torch.Generator, n: int, width: int, span: int, low_id: int,
