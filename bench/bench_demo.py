@@ -110,7 +110,8 @@ def comparison(rows: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--templates", nargs="+", choices=("base", "direct"), default=["base", "direct"])
+    parser.add_argument("--templates", nargs="*", choices=("base", "direct"), default=["base", "direct"],
+                        help="prompts run on the shipped base (none: only the --bases runs)")
     parser.add_argument("--bases", nargs="*", default=[], help="more base model dirs (base prompt, first seed)")
     parser.add_argument("--out", default="runs/bench-demo")
     parser.add_argument("--jobs", type=int, default=1, help="demos run at the same time (one core each)")
