@@ -226,11 +226,13 @@ def write_report(
     aha: AhaConfig | None = None,
     samples_per_step: int = 4,
     browse_steps: Sequence[int] | None = None,
+    analysis: dict[str, Any] | None = None,
 ) -> Path:
     """Analyze `run_dir` and write index.html, report.json and the PNG plots into `out_dir`
-    (default RUN_DIR/report). Returns the path of index.html."""
+    (default RUN_DIR/report). Returns the path of index.html. `analysis`: `analyze_run(run_dir, lexicon=...,
+    aha=...)` already computed by the caller (not read again)."""
     lex = lexicon or Lexicon()
-    analysis = analyze_run(run_dir, lexicon=lex, aha=aha)
+    analysis = analysis if analysis is not None else analyze_run(run_dir, lexicon=lex, aha=aha)
     run = Path(run_dir)
     out = _prepare_out(out_dir if out_dir is not None else run / "report")
     plots = write_run_plots(analysis, out)

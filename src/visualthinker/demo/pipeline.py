@@ -206,7 +206,7 @@ def stated_answer(completion: str) -> str | None:
 def probe_sampling(model_dir: str | Path, records: list[Record], max_new_tokens: int, batch_size: int,
                    min_pixels: int, max_pixels: int, seed: int, temperature: float = 1.0,
                    template: str = "base") -> dict[str, Any]:
-    """The base model sampled at `temperature` (as GRPO samples it) on `records`, base prompt.
+    """The base model sampled at `temperature` (as GRPO samples it) on `records`, with the `template` prompt.
 
     option_rate: share of samples whose stated answer is exactly one of the listed options (copied from the
     prompt), tags or not; format_rate / accuracy: the format reward and the strict accuracy of the samples,
@@ -363,8 +363,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     final = evaluate(run_dir / "final", test, **eval_kwargs)
     log(f"      accuracy {final['accuracy']:.3f}  format rate {final['format_rate']:.3f}  "
         f"({time.perf_counter() - t:.0f} s)")
-    report = _write_report(run_dir, out, metrics_path, log)
-    reflection = _reflection(run_dir)
+    report, reflection = _write_report(run_dir, out, metrics_path, log)
 
     summary = {
         "seed": seed,
@@ -416,13 +415,8 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     return summary
 
 
-def _reflection(run_dir: Path) -> dict[str, Any] | None:
-    """Reflection rate (first and last logged step) and the aha step of the analysis module; None without it."""
-    try:
-        from visualthinker.analysis.analyze import analyze_run
-    except ImportError:
-        return None
-    analysis = analyze_run(run_dir)
+def _reflection(analysis: dict[str, Any]) -> dict[str, Any]:
+    """Reflection rate (first and last logged step) and the aha step, from the analysis module's numbers."""
     rates = [r for r in analysis["per_step"].get("reflection_rate", []) if r is not None]
     aha = analysis["aha"]
     return {"first_rate": rates[0] if rates else None, "last_rate": rates[-1] if rates else None,
@@ -431,26 +425,33 @@ def _reflection(run_dir: Path) -> dict[str, Any] | None:
 
 def _trajectory_samples(run_dir: Path, first: bool, k: int = 3) -> list[dict[str, Any]]:
     """A few training completions of the first (or last) logged step, for the report's early/late examples."""
-    files = sorted((run_dir / "trajectories").glob("step-*.jsonl"),
-                   key=lambda f: int(re.sub(r"\D", "", f.stem) or 0))
+    from visualthinker.analysis.runs import trajectory_files
+
+    files = trajectory_files(run_dir)
     if not files:
         return []
-    rows = [json.loads(line) for line in (files[0] if first else files[-1]).read_text().splitlines() if line.strip()]
-    return [{k_: row.get(k_) for k_ in ("step", "task", "completion", "rewards")} for row in rows[:k]]
+    path = files[0 if first else -1][1]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [{key: row.get(key) for key in ("step", "task", "completion", "rewards")} for row in rows[:k]]
 
 
-def _write_report(run_dir: Path, out: Path, metrics_path: Path, log: Callable[[str], None]) -> str | None:
+def _write_report(run_dir: Path, out: Path, metrics_path: Path,
+                  log: Callable[[str], None]) -> tuple[str | None, dict[str, Any] | None]:
+    """curves.png, the HTML run report and the reflection numbers, from one analysis of the run."""
     plot_curves(metrics_path, out / "curves.png")
     try:
         from visualthinker.analysis import write_report
+        from visualthinker.analysis.analyze import analyze_run
     except ImportError:
         log("      (visualthinker.analysis is not available: HTML report skipped; see curves.png)")
-        return None
+        return None, None
+    analysis = analyze_run(run_dir)
     try:
-        return str(write_report(run_dir, out / "report"))
+        report = str(write_report(run_dir, out / "report", analysis=analysis))
     except Exception as exc:  # the report is a by-product: the numbers above stand without it
         log(f"      (HTML report failed: {exc}; see curves.png)")
-        return None
+        report = None
+    return report, _reflection(analysis)
 
 
 def _print_summary(s: dict[str, Any], log: Callable[[str], None]) -> None:

@@ -229,26 +229,23 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
         copy_curve.append([at_step, copy_accuracy(model, **probe)])
         span_curve.append([at_step, span_copy_accuracy(model, processor.tokenizer, seed=spec.seed)])
 
+    def fresh(stream: str, make: Callable[..., Document], count: int, step: int) -> list[dict[str, torch.Tensor]]:
+        """`count` new documents drawn from (seed, step), so a run is reproducible without storing them."""
+        rng = random.Random(f"demo-pretrain-{stream}:{spec.seed}:{step}")
+        return _encode_documents(processor, [make(rng, spec.corpus) for _ in range(count)])
+
     for step in range(spec.steps):
         if step < spec.copy_warmup_steps:
             ids = copy_rows(copy_gen, 32, 32, 12, **probe_ids)
             batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
         elif step < spec.copy_warmup_steps + spec.look_warmup_steps:
-            fresh = random.Random(f"demo-pretrain-look:{spec.seed}:{step}")
-            batch = collate(_encode_documents(processor, [look_document(fresh, spec.corpus)
-                                                          for _ in range(spec.batch_size)]), pad_id, no_loss)
+            batch = collate(fresh("look", look_document, spec.batch_size, step), pad_id, no_loss)
         else:
             if not batches:  # an epoch of shuffled documents, batched by similar length (less padding)
                 batches = length_batches(lengths, spec.batch_size, order_rng)
             items = [encoded[i] for i in batches.pop()]
-            if spec.stream_repeats:
-                fresh = random.Random(f"demo-pretrain-stream:{spec.seed}:{step}")
-                items += _encode_documents(processor, [repeat_document(fresh, spec.corpus)
-                                                       for _ in range(spec.stream_repeats)])
-            if spec.stream_looks:
-                fresh = random.Random(f"demo-pretrain-stream-look:{spec.seed}:{step}")
-                items += _encode_documents(processor, [look_document(fresh, spec.corpus)
-                                                       for _ in range(spec.stream_looks)])
+            items += fresh("stream", repeat_document, spec.stream_repeats, step)
+            items += fresh("stream-look", look_document, spec.stream_looks, step)
             batch = collate(items, pad_id, no_loss)
         losses.append(train_step(model, batch, optimizer, scheduler))
         tokens_seen += int(batch["attention_mask"].sum())
