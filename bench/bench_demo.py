@@ -1,8 +1,8 @@
 """Benchmark the micro R1-Zero demo against issue #13's targets: `visualthinker demo` over several GRPO seeds
-with the base (think) prompt and with the `direct` prompt, on the shipped base model, each run in a fresh
+with the base (think) prompt and without a think part (`answer`, by default), on the shipped base model, each run in a fresh
 process; optionally also on other base models (`--bases DIR ...`, e.g. made by `visualthinker pretrain --seed 1`).
 
-    python bench/bench_demo.py [--seeds 0 1 2] [--templates base direct] [--bases DIR ...] [--jobs 2]
+    python bench/bench_demo.py [--seeds 0 1 2] [--templates base answer direct] [--bases DIR ...] [--jobs 2]
                                [--out runs/bench-demo] [-- extra demo arguments]
 
 --jobs N runs N demos at once (each uses one torch thread, so 2 jobs fill a 2-core machine). With `-- --pretrain`
@@ -94,24 +94,33 @@ def table(rows: list[dict]) -> str:
 
 
 def comparison(rows: list[dict]) -> str:
-    """Thinking helps: mean final accuracy of the base prompt against `direct`, over the runs on the shipped base."""
+    """Thinking helps: mean final accuracy of the base prompt against each prompt without a think part (`answer`:
+    the format is given; `direct`: the format is to be discovered), over the runs on the shipped base."""
     shipped = [r for r in rows if not r["other_base"]]
     think = [r["final_accuracy"] for r in shipped if r["template"] == "base"]
-    direct = [r["final_accuracy"] for r in shipped if r["template"] == "direct"]
-    result = thinking_helps(think, direct)
-    if result["met"] is None:
-        return "thinking helps: needs both templates"
-    spread = (f"think {min(think):.3f}-{max(think):.3f}, direct {min(direct):.3f}-{max(direct):.3f}; "
-              f"{len(think)} and {len(direct)} runs")
-    return (f"thinking helps (target +0.10): think {result['think']:.3f} vs direct {result['direct']:.3f} = "
-            f"{result['difference']:+.3f} -> {'met' if result['met'] else 'MISSED'} ({spread})")
+    lines = []
+    for control in ("answer", "direct"):
+        other = [r["final_accuracy"] for r in shipped if r["template"] == control]
+        if not other:
+            continue
+        result = thinking_helps(think, other)
+        if result["met"] is None:
+            lines.append(f"thinking helps vs {control}: needs base-prompt runs too")
+            continue
+        spread = (f"think {min(think):.3f}-{max(think):.3f}, {control} {min(other):.3f}-{max(other):.3f}; "
+                  f"{len(think)} and {len(other)} runs")
+        lines.append(f"thinking helps vs {control} (target +0.10): think {result['think']:.3f} vs {control} "
+                     f"{result['direct']:.3f} = {result['difference']:+.3f} -> "
+                     f"{'met' if result['met'] else 'MISSED'} ({spread})")
+    return "\n".join(lines) or "thinking helps: needs a run without a think part (--templates answer)"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--templates", nargs="*", choices=("base", "direct"), default=["base", "direct"],
-                        help="prompts run on the shipped base (none: only the --bases runs)")
+    parser.add_argument("--templates", nargs="*", choices=("base", "direct", "answer"), default=["base", "answer"],
+                        help="prompts run on the shipped base (none: only the --bases runs); answer is the fair "
+                             "no-thinking control, direct the paper's direct prompt")
     parser.add_argument("--bases", nargs="*", default=[], help="more base model dirs (base prompt, first seed)")
     parser.add_argument("--out", default="runs/bench-demo")
     parser.add_argument("--jobs", type=int, default=1, help="demos run at the same time (one core each)")

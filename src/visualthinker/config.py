@@ -60,7 +60,7 @@ class TrainConfig:
     eval_max_new_tokens: int = 1024
     eval_batch_size: int = 8
     # prompt --------------------------------------------------------------------------------------------------
-    template: Literal["base", "instruct", "direct"] = "base"
+    template: Literal["base", "instruct", "direct", "answer"] = "base"
     literal_image_tag: bool = True  # the released code leaves a literal "<image>" after the vision tokens
     # rewards -------------------------------------------------------------------------------------------------
     rewards: list[str] = field(default_factory=lambda: ["accuracy", "format"])

@@ -7,6 +7,9 @@
   "<image>" ("<image> Answer in natural language. ... Choose between the following options: a or b  Output the
   thinking process ..."); the instruct *evaluation* scripts sent the benchmark prompt without it.
 - `direct`: the no-reasoning base prompt of the paper's evaluation scripts.
+- `answer`: the `direct` prompt with "<answer>" already written after "Assistant:", so a completion is only the
+  choice and "</answer>". Not in the paper: it is the demo's no-thinking control, in which the format is given
+  instead of discovered, so that comparing it with `base` measures what the think part adds to accuracy.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-TemplateName = Literal["base", "instruct", "direct"]
-TEMPLATES: tuple[str, ...] = ("base", "instruct", "direct")
+TemplateName = Literal["base", "instruct", "direct", "answer"]
+TEMPLATES: tuple[str, ...] = ("base", "instruct", "direct", "answer")
 
 BASE_TEMPLATE = (
     "A conversation between User and Assistant. The user asks a question about the image, and the Assistant "
@@ -26,6 +29,7 @@ DIRECT_TEMPLATE = (
     "A conversation between User and Assistant. The user asks a question about the image, and the Assistant "
     "solves it.\nUser: {question} \nAssistant: "
 )
+ANSWER_PREFILL = "<answer>"
 # Training (grpo.py of the released code) and evaluation scripts used slightly different instruct suffixes.
 INSTRUCT_TRAIN_SUFFIX = (
     "  Output the thinking process in <think> </think> and final answer (option) in <answer> </answer> tags."
@@ -72,12 +76,24 @@ class PromptSpec:
         """The completion continues after "<think>", so the format check prepends it."""
         return self.template == "base"
 
+    @property
+    def raw_text(self) -> bool:
+        """Rendered as plain text after the image (no chat template)."""
+        return self.template in ("base", "direct", "answer")
+
+    def scored_text(self, completion: str) -> str:
+        """What rewards and scoring read: the completion, after the "<answer>" the `answer` prompt wrote for it
+        (the base prompt's "<think>" is handled by the format reward, as in the paper)."""
+        return ANSWER_PREFILL + completion if self.template == "answer" else completion
+
     def text(self, question: str) -> str:
-        """The text part (without vision tokens) for `base` and `direct`; the user text for `instruct`."""
+        """The text part (without vision tokens) for `base`, `direct` and `answer`; the user text for `instruct`."""
         if self.template == "base":
             body = BASE_TEMPLATE.format(question=question)
         elif self.template == "direct":
             body = DIRECT_TEMPLATE.format(question=question)
+        elif self.template == "answer":
+            body = DIRECT_TEMPLATE.format(question=question) + ANSWER_PREFILL
         elif self.template == "instruct":
             body = question + self.instruct_suffix
         else:

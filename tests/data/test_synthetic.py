@@ -125,3 +125,37 @@ def test_load_records_synthetic():
     records = load_records("synthetic", split="test", limit=12, seed=5, difficulty="medium")
     assert len(records) == 12 and records[0].id.startswith("synthetic-test-5-")
     assert len(load_records("synthetic", n=7)) == 7
+
+
+def test_tally_scenes_hold_distinct_shapes_and_ask_for_the_total():
+    """The demo's task where thinking can pay: every shape of its own kind, the answer is how many there are."""
+    from visualthinker.data.synthetic import TALLY_QUESTION
+
+    records = generate_records(200, seed=1, split="test", tasks=["tally"])
+    assert {r.task for r in records} == {"tally"}
+    values = Counter(r.answer for r in records)
+    assert set(values) == {"2", "3", "4", "5"} and max(values.values()) - min(values.values()) <= 2
+    for r in records:
+        assert r.question == TALLY_QUESTION and sorted(r.choices) == ["2", "3", "4", "5"]
+    hard = generate_records(20, seed=1, tasks=["tally"], difficulty="hard")
+    assert {r.answer for r in hard} <= {"3", "4", "5", "6", "7"} and len(hard[0].choices) == 5
+    # tally is opt-in: the default set stays SAT / CV-Bench's four tasks
+    assert "tally" not in TASKS and {r.task for r in generate_records(40, seed=0)} == set(TASKS)
+
+
+def test_tally_objects_are_distinct_kinds_and_the_answer_counts_them():
+    import random
+
+    from visualthinker.data.synthetic import BUILDERS, DIFFICULTIES, _Retry, _Scene
+
+    rng = random.Random(0)
+    made = 0
+    while made < 50:
+        value = rng.randrange(4)
+        try:
+            item = BUILDERS["tally"](_Scene(rng, DIFFICULTIES["easy"], 112), value)
+        except _Retry:
+            continue
+        made += 1
+        kinds = [(o[0], o[1]) for o in item.objects]
+        assert len(set(kinds)) == len(kinds) == int(item.answer) == DIFFICULTIES["easy"].tally[value]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from visualthinker.data.synthetic import generate_records
+from visualthinker.data.synthetic import ALL_TASKS, generate_records
 from visualthinker.demo.corpus import (
     BENCHMARK_STEMS,
     EOS,
@@ -16,6 +16,7 @@ from visualthinker.demo.corpus import (
     colour_shape_in_answer,
     generate_corpus,
 )
+from visualthinker.demo.pretrain import PretrainSpec, apply_overrides
 from visualthinker.models.adapter import VISION_PLACEHOLDER
 
 SPEC = CorpusSpec(n_captions=300, n_dialogues=300, n_markup=100, n_prose=30, n_pages=60, n_quiz_pages=100,
@@ -79,8 +80,27 @@ def test_no_held_out_image_in_the_corpus(corpus):
 
 
 def test_stems_match_synthetic_questions():
-    for record in generate_records(16, 1, split="test"):
+    for record in generate_records(16, 1, split="test", tasks=ALL_TASKS):
         assert any(stem in record.question for stem in BENCHMARK_STEMS)
+
+
+def test_scene_tasks_choose_the_pictures_and_tally_captions_count_distinct_shapes():
+    """`scene_tasks` picks the synthetic builders the pictures come from; a tally scene (every shape of its own
+    kind) gets captions like any other, its total included in the inventory's "N shapes in total" form."""
+    spec = CorpusSpec(n_captions=200, n_dialogues=0, n_markup=0, n_prose=0, n_pages=0, n_quiz_pages=0,
+                      scene_tasks=("tally",), seed=5)
+    docs = generate_corpus(spec)
+    assert docs and all(d.kind == "caption" for d in docs)
+    totals = [re.search(r"(\d+|\w+) shapes in total", d.text) for d in docs]
+    assert sum(t is not None for t in totals) > 20
+    for d in docs:
+        assert not benchmark_leaks(d.text)
+        assert "exactly" not in d.text or re.search(r"exactly (1|one) ", d.text)  # every kind occurs once
+    default = generate_corpus(dataclasses.replace(spec, scene_tasks=CorpusSpec().scene_tasks))
+    assert [d.text for d in default] != [d.text for d in docs]
+    assert PretrainSpec.from_dict(PretrainSpec(corpus=spec).to_dict()).corpus == spec  # JSON lists come back
+    overridden = apply_overrides(PretrainSpec(), ["corpus.scene_tasks=[tally, count]"])
+    assert overridden.corpus.scene_tasks == ("tally", "count")
 
 
 def test_fictional_quizzes_answer_with_exactly_one_listed_option():
@@ -148,7 +168,7 @@ def test_enumerating_captions_count_what_they_list():
         total = re.search(r"That makes (\w+) shapes? in total", doc.text)
         assert total, doc.text
         final_list = doc.text[:total.start()].split("Counting again:")[-1]
-        assert len(re.findall(r"\d+\. a \w+ \w+ (?:at the|in the)", final_list)) == number(total.group(1))
+        assert len(re.findall(r"\d+\. a \w+ \w+(?:;|\.)", final_list)) == number(total.group(1))
         if "Counting again:" in doc.text:
             corrected += 1
             first = re.search(r"So (\w+) shapes\.", doc.text)

@@ -64,7 +64,7 @@ def test_shipped_base_is_the_demo_recipe_and_checked():
     info = json.loads((SHIPPED_BASE / "pretrain.json").read_text())
     # `visualthinker pretrain --seed 0` (the demo's recipe) is the command that made the shipped weights
     recipe = DemoSettings().with_seed(0).pretrain
-    assert info["spec"] == recipe.to_dict()
+    assert PretrainSpec.from_dict(info["spec"]) == recipe
     assert info["cache_key"] == PretrainSpec.from_dict(info["spec"]).cache_key() == recipe.cache_key()
     assert shipped_base() == SHIPPED_BASE and weights_digest(SHIPPED_BASE) == info["weights_sha256"]
     size = sum(f.stat().st_size for f in SHIPPED_BASE.iterdir())
@@ -104,12 +104,14 @@ def test_direct_template_changes_only_the_prompt_and_the_format():
     differing = {k for k in think.grpo if think.grpo[k] != direct.grpo[k]}
     assert differing == {"template", "reward_options"}
     assert direct.pretrain == think.pretrain
-    with pytest.raises(ConfigError, match="base or direct"):
+    answer = think.with_template("answer")
+    assert answer.grpo["reward_options"]["format"]["answer_only"] is True and answer.grpo["template"] == "answer"
+    with pytest.raises(ConfigError, match="base, direct or answer"):
         think.with_template("instruct")
 
 
 @pytest.mark.slow
-def test_shortened_demo_from_the_shipped_base_with_both_prompts(tmp_path):
+def test_shortened_demo_from_the_shipped_base_with_think_and_answer_prompts(tmp_path):
     """What `visualthinker demo` runs (the shipped base, offline), shortened: 2 GRPO steps on a few records."""
     import dataclasses
 
@@ -125,11 +127,13 @@ def test_shortened_demo_from_the_shipped_base_with_both_prompts(tmp_path):
     assert set(think["length_pays"]) >= {"longest_third_accuracy", "rest_accuracy", "enumerating_share"}
     assert think["reflection"] is not None and "aha_step" in think["reflection"]
     assert think["early_samples"] and think["late_samples"]
-    direct = run_demo(tmp_path / "direct", seed=0, settings=settings.with_template("direct"), log=lambda _: None)
-    assert direct["template"] == "direct"
-    assert direct["base_weights_sha256"] == think["base_weights_sha256"]
-    config = yaml.safe_load((tmp_path / "direct" / "grpo" / "config.yaml").read_text())
-    assert config["template"] == "direct" and config["reward_options"]["format"]["answer_only"] is True
+    answer = run_demo(tmp_path / "answer", seed=0, settings=settings.with_template("answer"), log=lambda _: None)
+    assert answer["template"] == "answer"
+    assert answer["base_weights_sha256"] == think["base_weights_sha256"]
+    config = yaml.safe_load((tmp_path / "answer" / "grpo" / "config.yaml").read_text())
+    assert config["template"] == "answer" and config["reward_options"]["format"]["answer_only"] is True
+    # the prompt wrote "<answer>": the evaluated completions are read after it
+    assert all(s["completion"].startswith("<answer>") for s in answer["final_samples"])
 
 
 def test_demo_yaml_matches_the_demo_settings():

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from visualthinker.data.synthetic import generate_records
+from visualthinker.data.synthetic import ALL_TASKS, generate_records
 from visualthinker.demo.probes import caption_perception, choice_captions
 from visualthinker.errors import DataError
 
 
 def test_choice_captions_state_each_choice_and_only_the_answer_is_true():
-    records = generate_records(40, 0, split="test")
-    assert {r.task for r in records} == {"count", "relation", "depth", "distance"}
+    records = generate_records(50, 0, split="test", tasks=ALL_TASKS)
+    assert {r.task for r in records} == {"count", "relation", "depth", "distance", "tally"}
     for record in records:
         captions = choice_captions(record)
         assert len(captions) == len(record.choices) == len(set(captions))
@@ -21,6 +21,8 @@ def test_choice_captions_state_each_choice_and_only_the_answer_is_true():
     colour, shape = count.question.split()[2:4]  # "How many red circles are ..."
     assert f"exactly {count.answer} {colour} {shape.removesuffix('s')}" in choice_captions(count)[
         count.choices.index(count.answer)]
+    tally = next(r for r in records if r.task == "tally")
+    assert choice_captions(tally)[tally.choices.index(tally.answer)] == f"{tally.answer} shapes in total."
 
 
 def test_unknown_question_is_a_clear_error():

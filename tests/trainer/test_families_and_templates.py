@@ -57,3 +57,18 @@ def test_instruct_text_keeps_the_literal_image_tag_as_the_original():
 def test_direct_template():
     text = PromptSpec(template="direct", literal_image_tag=False).text("Q?")
     assert text.endswith("User: Q? \nAssistant: ") and "<think>" not in text
+
+
+def test_answer_template_writes_the_answer_tag_and_scoring_reads_after_it():
+    from visualthinker.evaluation.runner import periodic_eval_spec
+    from visualthinker.rewards.functions import accuracy_reward, format_reward
+
+    spec = PromptSpec(template="answer", literal_image_tag=False)
+    assert spec.text("Q?").endswith("User: Q? \nAssistant: <answer>") and "<think>" not in spec.text("Q?")
+    assert spec.raw_text and not spec.prefills_think
+    scored = [spec.scored_text(c) for c in (" 3 </answer>", " 4 </answer>", " 3")]
+    assert scored[0] == "<answer> 3 </answer>"
+    assert format_reward(scored, prefills_think=[False] * 3, require_answer=True, answer_only=True) == [1.0, 1.0, 0.0]
+    assert accuracy_reward(scored, [["3", "4"]] * 3, ["3"] * 3, [None] * 3) == [1.0, 0.0, 0.0]
+    assert PromptSpec(template="base").scored_text(" x") == " x"  # the format reward prepends "<think>" itself
+    assert periodic_eval_spec(spec) == spec

@@ -37,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="rebuild the base model (the shipped base's recipe with --seed; cached) instead of using "
                         "the shipped one")
     d.add_argument("--no-cache", action="store_true", help="with --pretrain: pretrain into DIR/base, not the cache")
-    d.add_argument("--template", choices=("base", "direct"), default="base",
-                   help="base: the R1-Zero prompt ending in <think>; direct: the same run without a think part")
+    d.add_argument("--template", choices=("base", "direct", "answer"), default="base",
+                   help="base: the R1-Zero prompt ending in <think>; direct: the same run without a think part; "
+                        "answer: without a think part, the prompt ending in <answer>")
     d.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny everything; not a result)")
     d.set_defaults(handler=_demo)
 

@@ -2,6 +2,9 @@
 
 Four tasks mirror SAT / CV-Bench: `count`, `relation` (left/right, above/below), `depth` (the closer object is
 bigger, lower and drawn on top of the farther one) and `distance` (which of two objects is nearer a third).
+A fifth, `tally` (not in the default set), asks how many shapes a scene holds when every shape is of a
+different kind: the demo's task where thinking can pay, because naming each shape in turn only needs seeing
+*whether* a kind is present, while the total at a glance needs the number.
 The vocabulary is deliberately tiny (4 colours, 3 shapes) and objects are larger than a 14-px patch at
 112 px, so a very small model can learn the set on a CPU in minutes.
 
@@ -36,7 +39,9 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "yellow": (235, 195, 20),
 }
 SHAPES = ("circle", "square", "triangle")
-TASKS = ("count", "relation", "depth", "distance")
+TASKS = ("count", "relation", "depth", "distance")  # the default set (SAT / CV-Bench's four)
+ALL_TASKS = (*TASKS, "tally")
+TALLY_QUESTION = "How many shapes are in the picture?"
 SPLITS = ("train", "val", "test")
 # Fractions of the hash space owned by each split (test and val are small, so their generation rejects
 # more candidates; candidates are cheap because nothing is drawn until a scene is accepted).
@@ -57,12 +62,15 @@ class Difficulty:
     distance_ratio: float  # minimum far/near distance ratio
     min_gap: float  # minimum separation along the asked axis, in object sizes
     background: tuple[int, int]  # grey level range
+    tally: tuple[int, ...] = (2, 3, 4, 5)  # possible answers of tally questions (also the choices)
 
 
 DIFFICULTIES: dict[str, Difficulty] = {
     "easy": Difficulty((0.18, 0.22), (1, 2, 3), (0, 0), False, (1.7, 2.0), True, 1.9, 1.0, (235, 240)),
-    "medium": Difficulty((0.14, 0.19), (1, 2, 3, 4), (1, 2), False, (1.4, 1.7), True, 1.6, 0.7, (215, 245)),
-    "hard": Difficulty((0.11, 0.16), (1, 2, 3, 4, 5), (2, 4), True, (1.25, 1.5), False, 1.3, 0.4, (195, 250)),
+    "medium": Difficulty((0.14, 0.19), (1, 2, 3, 4), (1, 2), False, (1.4, 1.7), True, 1.6, 0.7, (215, 245),
+                         (2, 3, 4, 5, 6)),
+    "hard": Difficulty((0.11, 0.16), (1, 2, 3, 4, 5), (2, 4), True, (1.25, 1.5), False, 1.3, 0.4, (195, 250),
+                       (3, 4, 5, 6, 7)),
 }
 
 
@@ -284,15 +292,26 @@ def _distance(scene: _Scene, value: int) -> _Item:
     return _Item("distance", question, [first, second], near_name, scene.objects)
 
 
-BUILDERS = {"count": _count, "relation": _relation, "depth": _depth, "distance": _distance}
+def _tally(scene: _Scene, value: int) -> _Item:
+    """value indexes `Difficulty.tally`; every shape is of its own kind (colour + shape), a little smaller than
+    the difficulty's usual size so that seven still fit without touching."""
+    count = scene.diff.tally[value]
+    size = max(6, round(scene.size() * 0.8))
+    for colour, shape in scene.distinct_kinds(count):
+        scene.place(colour, shape, size)
+    return _Item("tally", TALLY_QUESTION, [str(c) for c in scene.diff.tally], str(count), scene.objects)
+
+
+BUILDERS = {"count": _count, "relation": _relation, "depth": _depth, "distance": _distance, "tally": _tally}
 
 
 def _n_values(task: str, diff: Difficulty) -> int:
-    return {"count": len(diff.counts), "relation": len(RELATIONS), "depth": 2, "distance": 2}[task]
+    return {"count": len(diff.counts), "relation": len(RELATIONS), "depth": 2, "distance": 2,
+            "tally": len(diff.tally)}[task]
 
 
 def _n_choices(task: str, diff: Difficulty) -> int:
-    return len(diff.counts) if task == "count" else 2
+    return {"count": len(diff.counts), "tally": len(diff.tally)}.get(task, 2)
 
 
 def _blocks(rng: random.Random, items: list) -> Iterator:
@@ -329,9 +348,9 @@ def generate_records(
     if difficulty not in DIFFICULTIES:
         raise DataError(f"synthetic: unknown difficulty {difficulty!r}; choose one of {tuple(DIFFICULTIES)}")
     tasks = list(tasks) if tasks else list(TASKS)
-    unknown = [t for t in tasks if t not in TASKS]
+    unknown = [t for t in tasks if t not in ALL_TASKS]
     if unknown:
-        raise DataError(f"synthetic: unknown task(s) {unknown}; choose from {TASKS}")
+        raise DataError(f"synthetic: unknown task(s) {unknown}; choose from {ALL_TASKS}")
     if image_size < 48:
         raise DataError(
             f"synthetic: image_size {image_size} is too small to draw distinguishable shapes (min 48)"

@@ -10,9 +10,9 @@ questions. Document kinds (every document ends with <|endoftext|>):
   and above/below statements, which object is in front / closer to the camera, which objects are near each
   other. Statements only: never a question about the image, never an answer tag.
   Optionally (`enumerate_fraction`, off by default) a caption opens with an enumeration instead: the objects
-  one at a time, left to right, with where each one is, then the total -- the long chains of the few web
+  one at a time, left to right and numbered, then the total -- the long chains of the few web
   captions that count carefully; `correction_fraction` of those first skip an object, miscount, and correct
-  themselves ("Wait, I missed the red circle at the top left. Counting again: ...").
+  themselves ("Wait, I missed the red circle. Counting again: ...").
 - `dialogue`: "A conversation between User and Assistant..." transcripts about unrelated quizzes, mostly
   multiple choice about made-up facts (so the only thing to learn is to answer with a listed option; a quarter
   of those list coloured shapes as plain-text options) and some small real ones (arithmetic, animals, the
@@ -49,8 +49,10 @@ from visualthinker.data.synthetic import (
     BUILDERS,
     DIFFICULTIES,
     SHAPES,
+    TALLY_QUESTION,
     TASKS,
     Obj,
+    _n_values,
     _Retry,
     _Scene,
     render,
@@ -64,7 +66,7 @@ EOS = "<|endoftext|>"
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 # The benchmark's question stems (synthetic.py); the corpus must contain none of them.
 BENCHMARK_STEMS = ("are in the image?", "Considering the relative positions", "closer to the camera, the",
-                   "Which object is closer to the")
+                   "Which object is closer to the", TALLY_QUESTION)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,11 @@ class CorpusSpec:
     restate_fraction: float = 0.6  # share of multiple-choice reasoning that starts by restating the options
     image_size: int = 112
     difficulty: str = "easy"
+    scene_tasks: tuple[str, ...] = TASKS  # the synthetic set's scene builders the pictures are drawn from
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scene_tasks", tuple(self.scene_tasks))  # JSON gives a list back
 
 
 # -- captions --------------------------------------------------------------------------------------------------
@@ -198,31 +204,23 @@ CAPTION_FRAMES = (
 )
 
 
-def _where(obj: Obj, image_size: int) -> str:
-    x, y = obj[2] / image_size, obj[3] / image_size
-    row = "top" if y < 1 / 3 else "bottom" if y > 2 / 3 else "middle"
-    col = "left" if x < 1 / 3 else "right" if x > 2 / 3 else "centre"
-    return "in the centre" if (row, col) == ("middle", "centre") else f"at the {row} {col}"
-
-
-def _enumeration(rng: random.Random, objects: Sequence[Obj], image_size: int, correct_itself: bool) -> str:
-    """A long caption that goes through the objects one at a time (left to right) and only then states the
+def _enumeration(rng: random.Random, objects: Sequence[Obj], correct_itself: bool) -> str:
+    """A long caption that names the objects one at a time (left to right, numbered) and only then states the
     total; with `correct_itself` it first skips one object, miscounts, and then corrects the count."""
     ordered = sorted(objects, key=lambda o: (o[2], o[3]))
-    items = [f"{i}. a {_name(o)} {_where(o, image_size)}" for i, o in enumerate(ordered, 1)]
+
+    def listing(objs: Sequence[Obj]) -> str:
+        return "; ".join(f"{i}. a {_name(o)}" for i, o in enumerate(objs, 1))
+
     total = len(ordered)
-    lead = rng.choice(("Going through the picture from left to right:", "Let me list every shape, one at a time:",
-                       "Shape by shape, from the left:"))
+    lead = rng.choice(("From left to right:", "Let me list every shape, one at a time:", "Shape by shape:"))
     if correct_itself and total >= 2:
         skipped = rng.randrange(total)
-        seen = [f"{j}. a {_name(o)} {_where(o, image_size)}"
-                for j, o in enumerate((o for i, o in enumerate(ordered) if i != skipped), 1)]
-        missed = ordered[skipped]
-        return (f"{lead} {'; '.join(seen)}. So {_number(rng, total - 1)} shapes. "
-                f"{rng.choice(('Wait,', 'Hmm, no.', 'Let me check again.'))} I missed the {_name(missed)} "
-                f"{_where(missed, image_size)}. Counting again: {'; '.join(items)}. "
-                f"That makes {_number(rng, total)} shapes in total.")
-    return f"{lead} {'; '.join(items)}. That makes {_number(rng, total)} shape{'s' if total != 1 else ''} in total."
+        seen = [o for i, o in enumerate(ordered) if i != skipped]
+        return (f"{lead} {listing(seen)}. So {_number(rng, total - 1)} shapes. "
+                f"{rng.choice(('Wait,', 'Hmm, no.', 'Let me check again.'))} I missed the {_name(ordered[skipped])}. "
+                f"Counting again: {listing(ordered)}. That makes {_number(rng, total)} shapes in total.")
+    return f"{lead} {listing(ordered)}. That makes {_number(rng, total)} shape{'s' if total != 1 else ''} in total."
 
 
 def _train_scene(rng: random.Random, spec: CorpusSpec) -> tuple[str, list[Obj], int]:
@@ -230,8 +228,8 @@ def _train_scene(rng: random.Random, spec: CorpusSpec) -> tuple[str, list[Obj], 
     into the set's train bucket: held-out (val/test) scenes never enter the corpus."""
     diff = DIFFICULTIES[spec.difficulty]
     while True:
-        task = rng.choice(TASKS)
-        value = rng.randrange({"count": len(diff.counts), "relation": 4}.get(task, 2))
+        task = rng.choice(spec.scene_tasks)
+        value = rng.randrange(_n_values(task, diff))
         lo, hi = diff.background
         grey = rng.randint(lo, hi)
         try:
@@ -276,7 +274,7 @@ def caption_document(rng: random.Random, spec: CorpusSpec) -> Document:
     # (the fraction is tested first, so that with 0 the random stream -- and the default corpus -- is unchanged)
     if spec.enumerate_fraction and rng.random() < spec.enumerate_fraction:
         correct = bool(spec.correction_fraction) and rng.random() < spec.correction_fraction
-        head = [_enumeration(rng, objects, spec.image_size, correct)]
+        head = [_enumeration(rng, objects, correct)]
     text = " ".join(head + rest)
     frame = rng.choice(CAPTION_FRAMES)
     body = frame.format(image=VISION_PLACEHOLDER, text=text, n=rng.randint(1, 40))

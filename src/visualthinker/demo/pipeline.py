@@ -86,7 +86,10 @@ class DemoSettings:
     eval_batch_size: int = 40
     probe_n: int = 64  # test prompts sampled at the GRPO temperature for the option-copy probe of the base model
     threads: int = 1
-    template: str = "base"  # "direct": the same GRPO without a think part (the issue's "thinking helps" control)
+    tasks: tuple[str, ...] | None = None  # the synthetic set's tasks (None: its default four)
+    # "answer" / "direct": the same GRPO without a think part (the issue's "thinking helps" control); "answer"
+    # writes "<answer>" into the prompt, so only the choice is learned, "direct" leaves the format to discover
+    template: str = "base"
     shipped_base: bool = True  # start from the base model in the package (resources/demo-base) unless rebuilt
 
     def with_seed(self, seed: int) -> DemoSettings:
@@ -95,11 +98,12 @@ class DemoSettings:
         return dataclasses.replace(self, pretrain=dataclasses.replace(self.pretrain, corpus=corpus, seed=seed))
 
     def with_template(self, template: str) -> DemoSettings:
-        """The base prompt (ends in "<think>", think + answer format) or the `direct` prompt, whose format
-        reward pays for a lone "<answer>...</answer>"; everything else (base model, budget, data) is equal."""
-        if template not in ("base", "direct"):
-            raise ConfigError(f"demo template {template!r}: choose base or direct")
-        options = {"format": {**self.grpo["reward_options"]["format"], "answer_only": template == "direct"}}
+        """The base prompt (ends in "<think>", think + answer format), or a prompt without a think part whose
+        format reward pays for a lone "<answer>...</answer>": `direct` (the format is to be discovered) or
+        `answer` (the prompt ends in "<answer>"). Everything else (base model, budget, data) is equal."""
+        if template not in ("base", "direct", "answer"):
+            raise ConfigError(f"demo template {template!r}: choose base, direct or answer")
+        options = {"format": {**self.grpo["reward_options"]["format"], "answer_only": template != "base"}}
         grpo = dict(self.grpo, template=template, reward_options={**self.grpo["reward_options"], **options})
         return dataclasses.replace(self, template=template, grpo=grpo)
 
@@ -154,9 +158,9 @@ def _completions(model_dir: str | Path, records: list[Record], sampling: Samplin
         images = [r.load_images(max_pixels, min_pixels) for r in chunk]
         texts = [adapter.render_prompt(processor, spec, r.prompt, len(im)) for r, im in zip(chunk, images, strict=True)]
         rollout = generator.generate(adapter.encode(processor, texts, images), 1, sampling)
-        fmt = format_reward(rollout.texts, prefills_think=[spec.prefills_think] * len(chunk),
-                            answer_only=template == "direct")
-        yield from zip(chunk, rollout.texts, fmt, rollout.lengths.tolist(), strict=True)
+        scored = [spec.scored_text(text) for text in rollout.texts]
+        fmt = format_reward(scored, prefills_think=[spec.prefills_think] * len(chunk), answer_only=template != "base")
+        yield from zip(chunk, scored, fmt, rollout.lengths.tolist(), strict=True)
 
 
 @torch.no_grad()
@@ -318,9 +322,9 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     log("[2/5] synthetic spatial data")
     image_size = settings.pretrain.corpus.image_size
     train = generate_records(settings.train_n, seed, split="train", image_size=image_size,
-                             difficulty=settings.difficulty)
+                             difficulty=settings.difficulty, tasks=settings.tasks)
     test = generate_records(settings.test_n, seed, split="test", image_size=image_size,
-                            difficulty=settings.difficulty)
+                            difficulty=settings.difficulty, tasks=settings.tasks)
     grpo = dict(settings.grpo)
     eval_kwargs = dict(max_new_tokens=grpo["max_completion_length"], batch_size=settings.eval_batch_size,
                        min_pixels=grpo["min_pixels"], max_pixels=grpo["max_pixels"], template=settings.template)

@@ -106,6 +106,8 @@ def apply_overrides(spec: PretrainSpec, overrides: list[str]) -> PretrainSpec:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
         value = yaml.safe_load(raw)
         default = target[name]
+        if isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
         if isinstance(default, float) and not isinstance(value, bool):
             with contextlib.suppress(TypeError, ValueError):  # YAML reads "1e-3" as a string
                 value = float(value)

@@ -34,6 +34,8 @@ def choice_captions(record: Record) -> list[str]:
         colour, shape = m.groups()
         return [f"There {'is' if c == '1' else 'are'} exactly {c} {colour} {shape}{'' if c == '1' else 's'}."
                 for c in record.choices]
+    if record.task == "tally":
+        return [f"{c} shape{'' if c == '1' else 's'} in total." for c in record.choices]
     if record.task == "relation" and (m := _RELATION.search(q)):
         a, b = m.groups()
         return [f"The {a} is {_SIDE[c]} the {b}." for c in record.choices]

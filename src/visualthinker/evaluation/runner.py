@@ -67,6 +67,8 @@ def periodic_eval_spec(train_spec: PromptSpec) -> PromptSpec:
     """
     if train_spec.template == "instruct":
         return eval_prompt_spec("reasoning", "instruct", literal_image_tag=False)
+    if train_spec.template == "answer":
+        return train_spec
     prompt = "direct" if train_spec.template == "direct" else "reasoning"
     return eval_prompt_spec(prompt, "base", literal_image_tag=train_spec.literal_image_tag)
 
@@ -100,7 +102,7 @@ class ModelResponder:
         images = [r.load_images(self.max_pixels, self.min_pixels) for r in records]
         batch = self.adapter.encode(self.processor, texts, images)
         rollout = self.generator.generate(batch, 1, self.sampling)
-        return [Response(text, int(n), bool(done)) for text, n, done in
+        return [Response(self.spec.scored_text(text), int(n), bool(done)) for text, n, done in
                 zip(rollout.texts, rollout.lengths.tolist(), rollout.finished.tolist(), strict=True)]
 
 

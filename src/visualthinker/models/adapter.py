@@ -143,7 +143,7 @@ class QwenVLAdapter:
         The base template is the flat "content parts in order" rendering of the base checkpoint (image items,
         then the text), so it is produced directly; the instruct template needs the model's chat template.
         """
-        if spec.template in ("base", "direct"):
+        if spec.raw_text:
             return VISION_PLACEHOLDER * num_images + spec.text(question)
         template = getattr(processor, "chat_template", None)
         if not template or "<|im_start|>" not in template:

@@ -153,7 +153,8 @@ class ExperienceMaker:
     def make(self, records: list[Record], device: torch.device) -> Experience:
         prompt_texts, batch, images = self.prompts(records)
         rollout = self.generator.generate(batch, self.G, self.sampling)
-        reward_values = self.score(records, rollout.texts, rollout.lengths.tolist())
+        scored = [self.prompt_spec.scored_text(t) for t in rollout.texts]
+        reward_values = self.score(records, scored, rollout.lengths.tolist())
         total = sum(self.reward_weights[name] * v for name, v in reward_values.items())
         advantages = group_advantages(total, self.G, self.scale_rewards, self.advantage_eps)
         rows = self.adapter.select_rows(batch, rollout.prompt_rows)
