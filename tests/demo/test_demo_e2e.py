@@ -246,9 +246,28 @@ def test_streamed_repeat_pages_and_tied_head_are_trained_and_reproducible(tmp_pa
     e = pretrain(looked, tmp_path / "e", log=lambda _: None)
     assert d["weights_sha256"] == e["weights_sha256"]
     assert d["weights_sha256"] not in {a["weights_sha256"], c["weights_sha256"]}
+    # fresh captions streamed into corpus batches: also a function of (seed, step), also trained on
+    captioned = dataclasses.replace(looked, stream_captions=2)
+    f = pretrain(captioned, tmp_path / "f", log=lambda _: None)
+    assert f["weights_sha256"] == pretrain(captioned, tmp_path / "g", log=lambda _: None)["weights_sha256"]
+    assert f["weights_sha256"] != d["weights_sha256"] and f["tokens_seen"] > d["tokens_seen"]
     model = get_adapter(str(tmp_path / "a")).load_model(str(tmp_path / "a"))
     assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     assert 0.0 <= a["span_copy_accuracy"] <= 1.0 and a["span_copy_curve"][-1] == [4, a["span_copy_accuracy"]]
+
+
+def test_lr_schedules_warm_up_then_decay_over_all_steps_or_after_the_copy_phase():
+    from visualthinker.demo.pretrain import PretrainSpec, lr_factor
+    from visualthinker.errors import ConfigError
+
+    spec = PretrainSpec(steps=1000, warmup_steps=100, copy_warmup_steps=400)
+    assert lr_factor(spec, 0) == 0.01 and lr_factor(spec, 99) == 1.0
+    assert lr_factor(spec, 100) == 1.0 and lr_factor(spec, 400) < 0.9 and lr_factor(spec, 999) > 0.1
+    after = PretrainSpec(steps=1000, warmup_steps=100, copy_warmup_steps=400, lr_schedule="cosine_after_copy")
+    assert [lr_factor(after, s) for s in (0, 99, 250, 400)] == [0.01, 1.0, 1.0, 1.0]
+    assert lr_factor(after, 700) == pytest.approx(0.55) and lr_factor(after, 1000) == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        PretrainSpec(lr_schedule="linear")
 
 
 def test_pretrain_overrides_set_fields_and_refuse_bad_ones():

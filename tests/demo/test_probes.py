@@ -42,3 +42,32 @@ def test_caption_perception_reports_accuracy_and_chance(tmp_path):
     assert out["n"] == 8 and 0.0 <= out["accuracy"] <= 1.0
     assert set(out["per_task"]) == {r.task for r in records}
     assert out["chance"] == pytest.approx(sum(1 / len(r.choices) for r in records) / 8)
+
+
+def test_listed_total_reads_the_total_an_enumeration_arrives_at():
+    from visualthinker.demo.probes import listed_total
+
+    assert listed_total(" 1. a red circle; 2. a blue square. That makes two shapes in total.") == 2
+    assert listed_total("So 3 shapes. Wait, I missed one. That makes 4 shapes in total.") == 4
+    assert listed_total("That makes 1 shape in total.") == 1
+    assert listed_total("1. a red circle; 2. a blue square.") is None
+    assert listed_total("That makes many shapes in total.") is None
+
+
+def test_counting_by_listing_needs_tally_records_and_reports_both_ways(tmp_path):
+    from visualthinker.demo.probes import counting_by_listing
+    from visualthinker.models.adapter import get_adapter
+    from visualthinker.models.tiny import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path / "m", hidden=32, layers=1, vision_depth=1, min_pixels=112 * 112,
+                                 max_pixels=112 * 112)
+    adapter = get_adapter(str(model_dir))
+    processor = adapter.load_processor(str(model_dir), 112 * 112, 112 * 112)
+    model = adapter.load_model(str(model_dir)).eval()
+    with pytest.raises(DataError, match="tally"):
+        counting_by_listing(model, adapter, processor, generate_records(4, 1, split="test"))
+    out = counting_by_listing(model, adapter, processor, generate_records(4, 1, split="test", tasks=["tally"]),
+                              max_new_tokens=4)
+    assert out["n"] == 4 and out["chance"] == pytest.approx(0.25)
+    assert 0.0 <= out["listing_accuracy"] <= out["listing_reaches_total"] <= 1.0
+    assert 0.0 <= out["glance_accuracy"] <= 1.0 and len(out["examples"]) == 4

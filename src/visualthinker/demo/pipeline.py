@@ -28,7 +28,7 @@ from visualthinker.data.synthetic import generate_records
 from visualthinker.demo.corpus import CorpusSpec
 from visualthinker.demo.outcomes import length_growth, length_pays, run_targets
 from visualthinker.demo.pretrain import PretrainSpec, cached_pretrain, pretrain, weights_digest
-from visualthinker.demo.probes import caption_perception
+from visualthinker.demo.probes import caption_perception, counting_by_listing
 from visualthinker.errors import ConfigError, DataError
 from visualthinker.generation.base import SamplingConfig
 from visualthinker.generation.hf import HFGenerator
@@ -69,11 +69,22 @@ DEMO_GRPO: dict[str, Any] = {
 }
 
 
-# The shipped base model's recipe (docs/demo.md, "base H2"): a copy-first curriculum -- 1,500 steps of random-id
-# rows with a repeated span, where in-context copying emerges -- then 1,000 steps of the corpus with 16 fresh
-# repeat pages per batch, the output head tied to the embedding. `visualthinker pretrain --seed S` runs it.
-DEMO_PRETRAIN = PretrainSpec(tie_embeddings=True, copy_warmup_steps=1500, stream_repeats=16, batch_size=16,
-                             learning_rate=1e-3, warmup_steps=100, steps=2500, probe_every=250)
+# The demo's task: how many shapes a scene holds, every shape of its own kind (synthetic `tally`, 2-5 shapes).
+DEMO_TASKS = ("tally",)
+# The pictures of the pretraining corpus: tally scenes (the demo's kind), same-kind count scenes and depth pairs;
+# a fifth of the captions enumerate the shapes one by one before the total, 15 % of those correct a miscount.
+DEMO_CORPUS = CorpusSpec(scene_tasks=("tally", "count", "depth"), enumerate_fraction=0.2, correction_fraction=0.15)
+# The shipped base model's recipe (docs/demo.md, "base U"): a copy-first curriculum -- 1,500 steps of random-id
+# rows with a repeated span, where in-context copying emerges -- then a look phase -- 400 steps of short
+# left-to-right inventories of fresh scenes, where reading the image pays on every token -- then 1,200 steps of
+# the corpus plus, per batch, 16 fresh repeat pages, 4 fresh inventories and 12 fresh captions (the fixed
+# captions alone are too few image views); the learning rate decays only after the copy phase; the output head
+# tied to the embedding; a 2-block, 128-wide vision tower (the 1-block, 64-wide one never perceived counts).
+# `visualthinker pretrain --seed S` runs it.
+DEMO_PRETRAIN = PretrainSpec(corpus=DEMO_CORPUS, tie_embeddings=True, copy_warmup_steps=1500, stream_repeats=16,
+                             batch_size=16, learning_rate=1e-3, warmup_steps=100, steps=3100, probe_every=250,
+                             vision_depth=2, vision_dim=128, look_warmup_steps=400, stream_looks=4,
+                             stream_captions=12, lr_schedule="cosine_after_copy")
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ class DemoSettings:
     eval_batch_size: int = 40
     probe_n: int = 64  # test prompts sampled at the GRPO temperature for the option-copy probe of the base model
     threads: int = 1
-    tasks: tuple[str, ...] | None = None  # the synthetic set's tasks (None: its default four)
+    tasks: tuple[str, ...] | None = DEMO_TASKS  # the synthetic set's tasks (None: its default four)
     # "answer" / "direct": the same GRPO without a think part (the issue's "thinking helps" control); "answer"
     # writes "<answer>" into the prompt, so only the choice is learned, "direct" leaves the format to discover
     template: str = "base"
@@ -110,7 +121,7 @@ class DemoSettings:
 
 def quick_settings() -> DemoSettings:
     """A shortened demo for tests (about half a minute): tiny corpus, few steps, few test records."""
-    corpus = CorpusSpec(n_captions=120, n_dialogues=80, n_markup=20, n_prose=10)
+    corpus = dataclasses.replace(DEMO_CORPUS, n_captions=120, n_dialogues=80, n_markup=20, n_prose=10)
     # the shipped recipe in miniature: copy rows first, then the corpus with fresh repeat pages, a tied head
     spec = PretrainSpec(corpus=corpus, vocab_size=400, hidden=32, layers=1, heads=2, kv_heads=1, vision_dim=32,
                         steps=8, batch_size=8, warmup_steps=2, tie_embeddings=True, copy_warmup_steps=3,
@@ -166,29 +177,32 @@ def _completions(model_dir: str | Path, records: list[Record], sampling: Samplin
 @torch.no_grad()
 def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, batch_size: int,
              min_pixels: int, max_pixels: int, template: str = "base") -> dict[str, Any]:
-    """Greedy decoding with the `template` prompt; strict accuracy, format rate, per-task accuracy and whether
-    longer (or enumerating) completions are the more accurate ones."""
-    correct, formatted, lengths, per_task, samples, results = [], [], [], {}, [], []
-    completions = _completions(model_dir, records, SamplingConfig.greedy(max_new_tokens), batch_size, min_pixels,
-                               max_pixels, template=template)
-    for record, text, f, n in completions:
-        index = parse_choice(text, record.choices, letters=record.answer_letter is not None)
-        ok = index is not None and record.choices[index] == record.answer
-        correct.append(ok)
-        formatted.append(f == 1.0)
-        lengths.append(n)
-        per_task.setdefault(record.task, []).append(ok)
-        results.append((text, n, ok))
-        if len(samples) < 6:
-            samples.append({"task": record.task, "question": record.question, "answer": record.answer,
-                            "completion": text})
+    """Greedy decoding with the `template` prompt through the project's evaluator (`evaluate_records`, strict
+    scoring; the original scripts' scoring beside it); format rate, per-task accuracy and whether longer (or
+    enumerating) completions are the more accurate ones."""
+    from visualthinker.evaluation.runner import evaluate_records
+
+    adapter = get_adapter(str(model_dir))
+    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
+    model = adapter.load_model(str(model_dir)).eval()
+    spec = PromptSpec(template=template)
+    out = evaluate_records(model, adapter, processor, records, spec, max_new_tokens=max_new_tokens,
+                           batch_size=batch_size, return_items=True, bench="demo")
+    items = out["items"]
+    texts = [it["response"] for it in items]
+    formatted = format_reward(texts, prefills_think=[spec.prefills_think] * len(texts), answer_only=template != "base")
+    per_task: dict[str, list[bool]] = {}
+    for it in items:
+        per_task.setdefault(it["task"], []).append(it["correct"])
     n = max(len(records), 1)
     return {
-        "n": len(records), "accuracy": sum(correct) / n, "format_rate": sum(formatted) / n,
-        "response_length": statistics.fmean(lengths) if lengths else 0.0,
+        "n": len(records), "accuracy": out["accuracy_strict"], "accuracy_paper_scoring": out["accuracy_paper"],
+        "format_rate": sum(formatted) / n,
+        "response_length": statistics.fmean(it["response_tokens"] for it in items) if items else 0.0,
         "per_task_accuracy": {t: sum(v) / len(v) for t, v in sorted(per_task.items())},
-        "length_pays": length_pays(results),
-        "samples": samples,
+        "length_pays": length_pays([(it["response"], it["response_tokens"], it["correct"]) for it in items]),
+        "samples": [{"task": r.task, "question": r.question, "answer": r.answer, "completion": it["response"]}
+                    for r, it in zip(records[:6], items[:6], strict=True)],
     }
 
 
@@ -233,6 +247,13 @@ def probe_sampling(model_dir: str | Path, records: list[Record], max_new_tokens:
 def chance_accuracy(records: list[Record]) -> float:
     """Expected accuracy of a model that always writes the format and picks a choice at random."""
     return statistics.fmean(1 / len(r.choices) for r in records) if records else 0.0
+
+
+def listing_probe(model_dir: str | Path, records: list[Record], min_pixels: int, max_pixels: int) -> dict[str, Any]:
+    """`probes.counting_by_listing` on the base model in `model_dir`."""
+    adapter = get_adapter(str(model_dir))
+    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
+    return counting_by_listing(adapter.load_model(str(model_dir)).eval(), adapter, processor, records)
 
 
 # -- the response-length curve --------------------------------------------------------------------------------
@@ -347,6 +368,13 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
     log(f"      perception (true caption most likely) {perception['accuracy']:.2f} vs chance "
         f"{perception['chance']:.2f} on {perception['n']} images; copy_accuracy "
         f"{pretrain_info.get('copy_accuracy', float('nan')):.2f}  ({time.perf_counter() - t:.0f} s)")
+    listing = None
+    if any(r.task == "tally" for r in test):
+        t = time.perf_counter()
+        listing = listing_probe(base_dir, test[:settings.probe_n], eval_kwargs["min_pixels"], eval_kwargs["max_pixels"])
+        log(f"      counting by listing (an enumeration caption's total) {listing['listing_accuracy']:.2f} vs at a "
+            f"glance {listing['glance_accuracy']:.2f} (chance {listing['chance']:.2f}; {listing['n']} images)  "
+            f"({time.perf_counter() - t:.0f} s)")
 
     log(f"[4/5] GRPO, R1-Zero recipe ({settings.template} prompt): {grpo['max_steps']} steps x "
         f"{grpo['per_device_prompts']} prompts x G={grpo['num_generations']}")
@@ -406,6 +434,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         "base_copy_accuracy": pretrain_info.get("copy_accuracy"),
         "base_copy_curve": pretrain_info.get("copy_curve"),
         "base_perception": perception,
+        "base_counting_by_listing": listing,
         "report": report,
         "threads": settings.threads,
         "base_samples": base["samples"],

@@ -28,12 +28,22 @@ from typing import Any
 
 import torch
 
-from visualthinker.demo.corpus import CorpusSpec, Document, generate_corpus, look_document, repeat_document
+from visualthinker.demo.corpus import (
+    CorpusSpec,
+    Document,
+    caption_document,
+    generate_corpus,
+    look_document,
+    repeat_document,
+)
 from visualthinker.demo.probes import span_copy_accuracy
 from visualthinker.models.adapter import VISION_TOKENS, get_adapter
 from visualthinker.models.tiny import build_tiny_model
 
 FORMAT_VERSION = 4  # bump when the corpus or the training code changes what a spec produces
+
+
+LR_SCHEDULES = ("cosine", "cosine_after_copy")
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,18 @@ class PretrainSpec:
     # every object of a scene named left to right), where reading the image pays on nearly every token.
     look_warmup_steps: int = 0
     stream_looks: int = 0  # fresh look documents added to every corpus batch (keeps the image pathway in use)
+    # Fresh captions (new train-bucket scenes) added to every corpus batch: the fixed captions alone give too few
+    # image views for a model to perceive counts within a thousand steps.
+    stream_captions: int = 0
+    # "cosine": warmup, then cosine to 0.1 x over all steps; "cosine_after_copy": the copy phase at the full rate
+    # (after warmup), the cosine over the look and corpus phases only, so images are learned at a high rate.
+    lr_schedule: str = "cosine"
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            from visualthinker.errors import ConfigError
+
+            raise ConfigError(f"pretraining lr_schedule {self.lr_schedule!r}: choose one of {LR_SCHEDULES}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -207,13 +229,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
                                    {"params": no_decay, "weight_decay": 0.0}], lr=spec.learning_rate,
                                   betas=(0.9, 0.98))
 
-    def lr_at(step: int) -> float:
-        if step < spec.warmup_steps:
-            return (step + 1) / spec.warmup_steps
-        progress = (step - spec.warmup_steps) / max(1, spec.steps - spec.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(spec, step))
     order_rng = random.Random(f"demo-pretrain-order:{spec.seed}")
     lengths = [len(it["input_ids"]) for it in encoded]
     batches: list[list[int]] = []
@@ -248,6 +264,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
             items = [encoded[i] for i in batches.pop()]
             items += fresh("stream", repeat_document, spec.stream_repeats, step)
             items += fresh("stream-look", look_document, spec.stream_looks, step)
+            items += fresh("stream-caption", caption_document, spec.stream_captions, step)
             batch = collate(items, pad_id, no_loss)
         losses.append(train_step(model, batch, optimizer, scheduler))
         tokens_seen += int(batch["attention_mask"].sum())
@@ -275,6 +292,16 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
     }
     (out_dir / "pretrain.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def lr_factor(spec: PretrainSpec, step: int) -> float:
+    """The learning rate at `step` as a fraction of `spec.learning_rate`: linear warmup, then a cosine to 0.1
+    over the remaining steps, or (`cosine_after_copy`) over the steps after the copy phase only."""
+    if step < spec.warmup_steps:
+        return (step + 1) / spec.warmup_steps
+    decay_from = max(spec.warmup_steps, spec.copy_warmup_steps if spec.lr_schedule == "cosine_after_copy" else 0)
+    progress = max(0, step - decay_from) / max(1, spec.steps - decay_from)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def train_step(model, batch: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,

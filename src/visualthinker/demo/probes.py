@@ -114,3 +114,48 @@ def span_copy_accuracy(model, tokenizer, n: int = 48, seed: int = 0) -> float:
         hits += int((predicted == ids[0, start + 1:]).sum())
         total += len(body) - 1
     return hits / total
+
+
+_TOTAL = re.compile(r"That makes (\w+) shapes? in total")
+
+
+def listed_total(text: str) -> int | None:
+    """The total an enumeration caption arrives at ("... That makes five shapes in total."), digits or words."""
+    from visualthinker.demo.corpus import NUMBER_WORDS
+
+    found = _TOTAL.search(text)
+    if found is None:
+        return None
+    word = found.group(1)
+    return int(word) if word.isdigit() else NUMBER_WORDS.index(word) if word in NUMBER_WORDS else None
+
+
+@torch.no_grad()
+def counting_by_listing(model, adapter, processor, records: list[Record], max_new_tokens: int = 64,
+                        lead: str = "{image}Shape by shape:") -> dict[str, Any]:
+    """Does listing pay in the base model? For each tally record: the total read off a greedy enumeration caption
+    ("Shape by shape: 1. a red circle; 2. ... That makes N shapes in total."), against the at-a-glance total (the
+    most likely of the "N shapes in total." captions, as `perception_of` scores it). Returns both accuracies,
+    the share of enumerations that reach a total, and a few examples."""
+    from visualthinker.generation.base import SamplingConfig
+    from visualthinker.generation.hf import HFGenerator
+    tally = [r for r in records if r.task == "tally"]
+    if not tally:
+        raise DataError("counting_by_listing needs tally records (generate_records(..., tasks=['tally']))")
+    generator = HFGenerator(model, adapter, processor)
+    prompt = lead.format(image=VISION_PLACEHOLDER)
+    listed, finished, examples = [], [], []
+    for start in range(0, len(tally), 16):
+        chunk = tally[start:start + 16]
+        batch = adapter.encode(processor, [prompt] * len(chunk), [[r.images[0]] for r in chunk])
+        texts = generator.generate(batch, 1, SamplingConfig.greedy(max_new_tokens)).texts
+        for record, text in zip(chunk, texts, strict=True):
+            total = listed_total(text)
+            finished.append(total is not None)
+            listed.append(total is not None and str(total) == record.answer)
+            if len(examples) < 4:
+                examples.append({"answer": record.answer, "text": text})
+    glance = perception_of(model, processor, tally)
+    return {"n": len(tally), "listing_accuracy": sum(listed) / len(tally),
+            "glance_accuracy": glance["accuracy"], "chance": glance["chance"],
+            "listing_reaches_total": sum(finished) / len(tally), "examples": examples}
