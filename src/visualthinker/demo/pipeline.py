@@ -28,11 +28,10 @@ from visualthinker.data.synthetic import generate_records
 from visualthinker.demo.corpus import CorpusSpec
 from visualthinker.demo.outcomes import length_growth, length_pays, run_targets
 from visualthinker.demo.pretrain import PretrainSpec, cached_pretrain, pretrain, weights_digest
-from visualthinker.demo.probes import caption_perception, counting_by_listing
+from visualthinker.demo.probes import counting_by_listing, load_for_inference, perception_of
 from visualthinker.errors import ConfigError, DataError
 from visualthinker.generation.base import SamplingConfig
 from visualthinker.generation.hf import HFGenerator
-from visualthinker.models.adapter import get_adapter
 from visualthinker.prompts import PromptSpec
 from visualthinker.rewards.functions import format_reward
 from visualthinker.rewards.parsing import extract_answer, match_choice, parse_choice
@@ -157,9 +156,7 @@ def _completions(model_dir: str | Path, records: list[Record], sampling: Samplin
     """(record, completion, format reward, completion tokens) for each record, with the `template` prompt
     (base: ends in "<think>"; direct: no think part, the format is a lone answer block); `seed` seeds sampling
     after the model is loaded."""
-    adapter = get_adapter(str(model_dir))
-    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
-    model = adapter.load_model(str(model_dir)).eval()
+    adapter, processor, model = load_for_inference(model_dir, min_pixels, max_pixels)
     generator = HFGenerator(model, adapter, processor)
     spec = PromptSpec(template=template)
     if seed is not None:
@@ -182,9 +179,7 @@ def evaluate(model_dir: str | Path, records: list[Record], max_new_tokens: int, 
     enumerating) completions are the more accurate ones."""
     from visualthinker.evaluation.runner import evaluate_records
 
-    adapter = get_adapter(str(model_dir))
-    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
-    model = adapter.load_model(str(model_dir)).eval()
+    adapter, processor, model = load_for_inference(model_dir, min_pixels, max_pixels)
     spec = PromptSpec(template=template)
     out = evaluate_records(model, adapter, processor, records, spec, max_new_tokens=max_new_tokens,
                            batch_size=batch_size, return_items=True, bench="demo")
@@ -247,13 +242,6 @@ def probe_sampling(model_dir: str | Path, records: list[Record], max_new_tokens:
 def chance_accuracy(records: list[Record]) -> float:
     """Expected accuracy of a model that always writes the format and picks a choice at random."""
     return statistics.fmean(1 / len(r.choices) for r in records) if records else 0.0
-
-
-def listing_probe(model_dir: str | Path, records: list[Record], min_pixels: int, max_pixels: int) -> dict[str, Any]:
-    """`probes.counting_by_listing` on the base model in `model_dir`."""
-    adapter = get_adapter(str(model_dir))
-    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
-    return counting_by_listing(adapter.load_model(str(model_dir)).eval(), adapter, processor, records)
 
 
 # -- the response-length curve --------------------------------------------------------------------------------
@@ -363,15 +351,17 @@ def run_demo(out_dir: str | Path, seed: int = 0, settings: DemoSettings | None =
         f"{probe['option_rate']:.2f}, format {probe['format_rate']:.2f}, accuracy {probe['accuracy']:.2f}  "
         f"({time.perf_counter() - t:.0f} s)")
     t = time.perf_counter()
-    perception = caption_perception(base_dir, test[:settings.probe_n], eval_kwargs["min_pixels"],
-                                    eval_kwargs["max_pixels"])
+    # one load of the base model for both perception probes
+    probe_adapter, probe_processor, probe_model = load_for_inference(base_dir, eval_kwargs["min_pixels"],
+                                                                     eval_kwargs["max_pixels"])
+    perception = perception_of(probe_model, probe_processor, test[:settings.probe_n])
     log(f"      perception (true caption most likely) {perception['accuracy']:.2f} vs chance "
         f"{perception['chance']:.2f} on {perception['n']} images; copy_accuracy "
         f"{pretrain_info.get('copy_accuracy', float('nan')):.2f}  ({time.perf_counter() - t:.0f} s)")
     listing = None
     if any(r.task == "tally" for r in test):
         t = time.perf_counter()
-        listing = listing_probe(base_dir, test[:settings.probe_n], eval_kwargs["min_pixels"], eval_kwargs["max_pixels"])
+        listing = counting_by_listing(probe_model, probe_adapter, probe_processor, test[:settings.probe_n])
         log(f"      counting by listing (an enumeration caption's total) {listing['listing_accuracy']:.2f} vs at a "
             f"glance {listing['glance_accuracy']:.2f} (chance {listing['chance']:.2f}; {listing['n']} images)  "
             f"({time.perf_counter() - t:.0f} s)")

@@ -17,7 +17,10 @@ from typing import Any
 import torch
 
 from visualthinker.data.record import Record
+from visualthinker.demo.corpus import NUMBER_WORDS
 from visualthinker.errors import DataError
+from visualthinker.generation.base import SamplingConfig
+from visualthinker.generation.hf import HFGenerator
 from visualthinker.models.adapter import VISION_PLACEHOLDER, get_adapter
 
 _COUNT = re.compile(r"How many (\w+) (\w+)s are in the image\?")
@@ -51,13 +54,18 @@ def choice_captions(record: Record) -> list[str]:
                     "captions; use the synthetic set's test split")
 
 
+def load_for_inference(model_dir: str | Path, min_pixels: int, max_pixels: int) -> tuple[Any, Any, Any]:
+    """(adapter, processor, model in eval mode) of a saved model, images bounded by the pixel limits."""
+    adapter = get_adapter(str(model_dir))
+    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
+    return adapter, processor, adapter.load_model(str(model_dir)).eval()
+
+
 @torch.no_grad()
 def caption_perception(model_dir: str | Path, records: list[Record], min_pixels: int, max_pixels: int,
                        frame: str = "{image}Photo: ") -> dict[str, Any]:
     """Share of records whose correct-choice caption is the most likely one, overall and per task, with chance."""
-    adapter = get_adapter(str(model_dir))
-    processor = adapter.load_processor(str(model_dir), min_pixels, max_pixels)
-    model = adapter.load_model(str(model_dir)).eval()
+    _, processor, model = load_for_inference(model_dir, min_pixels, max_pixels)
     return perception_of(model, processor, records, frame)
 
 
@@ -121,8 +129,6 @@ _TOTAL = re.compile(r"That makes (\w+) shapes? in total")
 
 def listed_total(text: str) -> int | None:
     """The total an enumeration caption arrives at ("... That makes five shapes in total."), digits or words."""
-    from visualthinker.demo.corpus import NUMBER_WORDS
-
     found = _TOTAL.search(text)
     if found is None:
         return None
@@ -137,8 +143,6 @@ def counting_by_listing(model, adapter, processor, records: list[Record], max_ne
     ("Shape by shape: 1. a red circle; 2. ... That makes N shapes in total."), against the at-a-glance total (the
     most likely of the "N shapes in total." captions, as `perception_of` scores it). Returns both accuracies,
     the share of enumerations that reach a total, and a few examples."""
-    from visualthinker.generation.base import SamplingConfig
-    from visualthinker.generation.hf import HFGenerator
     tally = [r for r in records if r.task == "tally"]
     if not tally:
         raise DataError("counting_by_listing needs tally records (generate_records(..., tasks=['tally']))")
