@@ -12,6 +12,7 @@ from visualthinker.demo.corpus import (
     BENCHMARK_STEMS,
     EOS,
     CorpusSpec,
+    attachment_document,
     benchmark_leaks,
     colour_shape_in_answer,
     generate_corpus,
@@ -204,3 +205,62 @@ def test_look_documents_name_every_object_left_to_right_with_sizes():
             assert not {"big", "small"} & set(words)
         assert not benchmark_leaks(doc.text)
     assert sized > 0  # depth scenes have a clearly bigger (nearer) object
+
+
+def test_attachment_chats_list_the_picture_but_answer_an_unrelated_quiz():
+    """The bridge between pictures and tagged replies: the think part lists the attached picture (counting what
+    it lists), the question and the answer are never about the picture."""
+    import random
+
+    from visualthinker.data.synthetic import TASKS
+
+    spec = CorpusSpec(scene_tasks=("tally", "count"), correction_fraction=0.3)
+    corrected = 0
+    for i in range(200):
+        doc = attachment_document(random.Random(i), spec)
+        assert doc.kind == "attachment" and doc.image is not None and doc.text.endswith(EOS)
+        assert doc.text.startswith(VISION_PLACEHOLDER) and doc.text.count(VISION_PLACEHOLDER) == 1
+        assert benchmark_leaks(doc.text) == [] and not colour_shape_in_answer(doc.text), doc.text
+        question = doc.text.split("User:", 1)[1].split("\nAssistant:", 1)[0]
+        assert not re.search(r"\b(shapes?|circles?|squares?|triangles?|picture\?)", question.replace(
+            "Here is a picture.", "").replace("A picture for you.", "")), question
+        think = re.search(r"<think> (.*?) </think> <answer> (.*?) </answer>", doc.text, re.S)
+        assert think, doc.text
+        listing = think.group(1)
+        assert re.match(r"(From left to right:|Let me list every shape, one at a time:|Shape by shape:) 1\. a ",
+                        listing), listing
+        total = re.findall(r"That makes (\w+) shapes? in total", listing)[-1]
+        last = listing.rsplit("Counting again:", 1)[-1] if "Counting again:" in listing else listing
+        n_listed = len(re.findall(r"\b\d+\. a ", last.split("That makes")[0]))
+        numbers = {str(n): n for n in range(11)} | {w: n for n, w in enumerate(
+            ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"))}
+        assert numbers[total] == n_listed, listing
+        corrected += "Counting again:" in listing
+    assert 20 < corrected < 120
+    # the default corpus has none (attachments are streamed by the pretraining recipe that asks for them)
+    assert TASKS and not any(d.kind == "attachment" for d in generate_corpus(CorpusSpec(n_captions=20, seed=1)))
+
+
+def test_counting_quizzes_number_the_list_and_answer_the_total():
+    import random
+
+    from visualthinker.demo.corpus import spec_quiz
+
+    spec = dataclasses.replace(SPEC, counting_fraction=1.0)
+    words = ("zero", "one", "two", "three", "four", "five", "six", "seven")
+    for i in range(200):
+        quiz = spec_quiz(random.Random(i), spec)
+        items = re.fullmatch(rf"How many {quiz.topic} are in this list: (.+)\?", quiz.question).group(1).split(", ")
+        n = len(items)
+        assert quiz.answer == str(n) and str(n) in quiz.options and len(set(quiz.options)) == len(quiz.options)
+        listing = re.split(r"One by one:|Counting them one at a time:|Item by item:", quiz.reasoning)[1]
+        numbered = re.findall(r"(\d+)\. ([^;.]+)", listing)
+        assert [int(k) for k, _ in numbered] == list(range(1, n + 1)) and [w for _, w in numbered] == items
+        assert re.search(rf"That makes ({n}|{words[n]}) {quiz.topic} in total\.$", quiz.reasoning), quiz.reasoning
+    mixed = generate_corpus(dataclasses.replace(SPEC, n_captions=20, n_pages=0, counting_fraction=0.3, seed=5))
+    assert sum("are in this list:" in d.text for d in mixed) > 50
+    # off by default: the default corpus has none, and its random stream is unchanged by the new field
+    plain = generate_corpus(dataclasses.replace(SPEC, n_captions=20, n_pages=0, seed=5))
+    assert not any("are in this list:" in d.text for d in plain)
+    assert [d.text for d in plain] == [d.text for d in generate_corpus(
+        dataclasses.replace(SPEC, n_captions=20, n_pages=0, seed=5, counting_fraction=0.0))]

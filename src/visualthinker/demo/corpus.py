@@ -16,7 +16,9 @@ questions. Document kinds (every document ends with <|endoftext|>):
 - `dialogue`: "A conversation between User and Assistant..." transcripts about unrelated quizzes, mostly
   multiple choice about made-up facts (so the only thing to learn is to answer with a listed option; a quarter
   of those list coloured shapes as plain-text options) and some small real ones (arithmetic, animals, the
-  alphabet). 10 % use <think>/<answer> tags; the reasoning often restates the options first.
+  alphabet). 10 % use <think>/<answer> tags; the reasoning often restates the options first. Optionally
+  (`counting_fraction`) some quizzes ask how many items a written list holds and are answered by numbering
+  them one by one and stating the total ("1. cat; 2. eagle. That makes two animals in total."): text only.
 - `quizpage`: several such quizzes on one page (a quiz sheet with its answers, or a long chat).
 - `markup`: HTML/XML snippets, quiz markup and puzzle write-ups in which <think> and <answer> tags also occur
   with other meanings (and often not in the think-then-answer order).
@@ -28,6 +30,12 @@ questions. Document kinds (every document ends with <|endoftext|>):
 - `page`: a captioned image followed, further down the same page, by an unrelated dialogue (as a web page
   with a picture and a comment thread). It teaches nothing about the benchmark; it is there so that a long
   dialogue after an image is not out of distribution for the model.
+- `attachment` (off by default; streamed by pretrain.py's `stream_attachments`): a chat turn with a picture
+  attached that the question is *not* about -- an unrelated quiz, as in `dialogue` -- and a tagged reply whose
+  <think> first describes the attached picture shape by shape (the enumeration above, with the same share of
+  self-corrections) and then reasons about the quiz; the answer is the quiz's. It joins the two halves of the
+  corpus that no other document joins: a picture in the user's turn and a tagged reply that looks at it. The
+  picture is never asked about and its count never answered.
 
 `benchmark_leaks(text)` is the check the tests run: no document may contain a benchmark question stem.
 """
@@ -71,7 +79,7 @@ BENCHMARK_STEMS = ("are in the image?", "Considering the relative positions", "c
 
 @dataclass(frozen=True)
 class Document:
-    kind: str  # caption | dialogue | markup | prose | page | quizpage | repeat | look
+    kind: str  # caption | dialogue | markup | prose | page | quizpage | repeat | look | attachment
     text: str  # with the vision placeholder where the image goes, ending in <|endoftext|>
     image: Image.Image | None = None
 
@@ -93,6 +101,7 @@ class CorpusSpec:
     fictional_fraction: float = 0.75  # share of quizzes about made-up facts (options can only be copied)
     shape_quiz_fraction: float = 0.25  # share of made-up-fact quizzes whose options are coloured shapes
     restate_fraction: float = 0.6  # share of multiple-choice reasoning that starts by restating the options
+    counting_fraction: float = 0.0  # share of quizzes that count the items of a written list, one by one
     image_size: int = 112
     difficulty: str = "easy"
     scene_tasks: tuple[str, ...] = TASKS  # the synthetic set's scene builders the pictures are drawn from
@@ -451,13 +460,36 @@ def _quiz(rng: random.Random, fictional_fraction: float = 0.0, shape_quiz_fracti
                 f"{first} starts with {first[0]}, which comes earlier.", first)
 
 
+COUNTED = (("animals", tuple(sorted(ANIMALS))), ("words", WORDS), ("things", NOUNS), ("days", DAYS))
+COUNT_LEADS = ("One by one:", "Counting them one at a time:", "Item by item:")
+
+
+def _counting_quiz(rng: random.Random) -> Quiz:
+    """How many items a written list holds, answered by numbering them one by one and stating the total: the
+    text-only pattern of reasoning that ends in a number which the answer then repeats."""
+    noun, pool = rng.choice(COUNTED)
+    n = rng.randint(2, min(7, len(pool)))
+    items = rng.sample(pool, n)
+    options = _distinct(rng, lambda: str(rng.randint(1, 8)), rng.choice((2, 3, 4)) - 1)
+    if str(n) not in options:
+        options.append(str(n))
+    rng.shuffle(options)
+    numbered = "; ".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+    return Quiz(noun, f"How many {noun} are in this list: {', '.join(items)}?", tuple(options),
+                f"{rng.choice(COUNT_LEADS)} {numbered}. That makes {_number(rng, n)} {noun} in total.", str(n), True)
+
+
 RESTATE = ("The options are {}.", "I have to choose between {}.", "It is one of these: {}.", "Choices: {}.")
 
 
 def spec_quiz(rng: random.Random, spec: CorpusSpec) -> Quiz:
     """A quiz whose reasoning often begins by restating the options (in any order), as people writing out an
     answer do."""
-    quiz = _quiz(rng, spec.fictional_fraction, spec.shape_quiz_fraction)
+    # (the fraction is tested first, so that with 0 the random stream -- and the default corpus -- is unchanged)
+    if spec.counting_fraction and rng.random() < spec.counting_fraction:
+        quiz = _counting_quiz(rng)
+    else:
+        quiz = _quiz(rng, spec.fictional_fraction, spec.shape_quiz_fraction)
     if quiz.options and rng.random() < spec.restate_fraction:
         options = list(quiz.options)
         rng.shuffle(options)
@@ -545,6 +577,24 @@ def page_document(rng: random.Random, spec: CorpusSpec) -> Document:
     # No shape-option quiz under a picture of shapes: it could read as a question about the picture.
     thread = _dialogue(rng, dataclasses.replace(spec, shape_quiz_fraction=0.0))
     return Document("page", caption.text.removesuffix(EOS) + sep + thread + EOS, caption.image)
+
+
+# Words the fixed corpus already has (the tokenizer is trained on it; attachments are streamed).
+ATTACH_LEADS = ("", "", "Here is a picture. ", "A picture for you. ")
+
+
+def attachment_document(rng: random.Random, spec: CorpusSpec) -> Document:
+    """A picture attached to a chat turn that asks an unrelated quiz (see the module docstring)."""
+    _, objects, grey = _train_scene(rng, spec)
+    # No shape-option quiz under a picture of shapes: it could read as a question about the picture.
+    quiz = spec_quiz(rng, dataclasses.replace(spec, shape_quiz_fraction=0.0))
+    header = HEADER.format(topic=quiz.topic) if rng.random() < 0.7 else SHORT_HEADER
+    tag = LITERAL_IMAGE_TAG if rng.random() < 0.5 else ""
+    correct = bool(spec.correction_fraction) and rng.random() < spec.correction_fraction
+    text = (f"{VISION_PLACEHOLDER}{tag}{header}User: {rng.choice(ATTACH_LEADS)}{_ask(rng, quiz)} \n"
+            f"Assistant: Let me solve this step by step.\n<think> {_enumeration(rng, objects, correct)} "
+            f"{quiz.reasoning} </think> <answer> {quiz.answer} </answer>")
+    return Document("attachment", text + EOS, render(objects, spec.image_size, (grey, grey, grey)))
 
 
 def markup_document(rng: random.Random, spec: CorpusSpec) -> Document:

@@ -31,6 +31,7 @@ import torch
 from visualthinker.demo.corpus import (
     CorpusSpec,
     Document,
+    attachment_document,
     caption_document,
     generate_corpus,
     look_document,
@@ -78,6 +79,10 @@ class PretrainSpec:
     # Fresh captions (new train-bucket scenes) added to every corpus batch: the fixed captions alone give too few
     # image views for a model to perceive counts within a thousand steps.
     stream_captions: int = 0
+    # Fresh `attachment` chats (corpus.attachment_document) added to every corpus batch: the only documents in
+    # which a tagged reply looks at a picture in the user's turn, so that listing the picture is reachable
+    # from the R1-Zero prompt (docs/demo.md, "Stop 20").
+    stream_attachments: int = 0
     # "cosine": warmup, then cosine to 0.1 x over all steps; "cosine_after_copy": the copy phase at the full rate
     # (after warmup), the cosine over the look and corpus phases only, so images are learned at a high rate.
     lr_schedule: str = "cosine"
@@ -265,6 +270,7 @@ def pretrain(spec: PretrainSpec, out_dir: str | Path, log: Callable[[str], None]
             items += fresh("stream", repeat_document, spec.stream_repeats, step)
             items += fresh("stream-look", look_document, spec.stream_looks, step)
             items += fresh("stream-caption", caption_document, spec.stream_captions, step)
+            items += fresh("stream-attachment", attachment_document, spec.stream_attachments, step)
             batch = collate(items, pad_id, no_loss)
         losses.append(train_step(model, batch, optimizer, scheduler))
         tokens_seen += int(batch["attention_mask"].sum())
