@@ -213,6 +213,7 @@ def test_attachment_chats_list_the_picture_but_answer_an_unrelated_quiz():
     import random
 
     from visualthinker.data.synthetic import TASKS
+    from visualthinker.demo.probes import listed_total
 
     spec = CorpusSpec(scene_tasks=("tally", "count"), correction_fraction=0.3)
     corrected = 0
@@ -229,12 +230,9 @@ def test_attachment_chats_list_the_picture_but_answer_an_unrelated_quiz():
         listing = think.group(1)
         assert re.match(r"(From left to right:|Let me list every shape, one at a time:|Shape by shape:) 1\. a ",
                         listing), listing
-        total = re.findall(r"That makes (\w+) shapes? in total", listing)[-1]
         last = listing.rsplit("Counting again:", 1)[-1] if "Counting again:" in listing else listing
         n_listed = len(re.findall(r"\b\d+\. a ", last.split("That makes")[0]))
-        numbers = {str(n): n for n in range(11)} | {w: n for n, w in enumerate(
-            ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"))}
-        assert numbers[total] == n_listed, listing
+        assert listing.count("That makes") == 1 and listed_total(listing) == n_listed, listing
         corrected += "Counting again:" in listing
     assert 20 < corrected < 120
     # the default corpus has none (attachments are streamed by the pretraining recipe that asks for them)
@@ -244,10 +242,9 @@ def test_attachment_chats_list_the_picture_but_answer_an_unrelated_quiz():
 def test_counting_quizzes_number_the_list_and_answer_the_total():
     import random
 
-    from visualthinker.demo.corpus import spec_quiz
+    from visualthinker.demo.corpus import NUMBER_WORDS, spec_quiz
 
     spec = dataclasses.replace(SPEC, counting_fraction=1.0)
-    words = ("zero", "one", "two", "three", "four", "five", "six", "seven")
     for i in range(200):
         quiz = spec_quiz(random.Random(i), spec)
         items = re.fullmatch(rf"How many {quiz.topic} are in this list: (.+)\?", quiz.question).group(1).split(", ")
@@ -256,7 +253,7 @@ def test_counting_quizzes_number_the_list_and_answer_the_total():
         listing = re.split(r"One by one:|Counting them one at a time:|Item by item:", quiz.reasoning)[1]
         numbered = re.findall(r"(\d+)\. ([^;.]+)", listing)
         assert [int(k) for k, _ in numbered] == list(range(1, n + 1)) and [w for _, w in numbered] == items
-        assert re.search(rf"That makes ({n}|{words[n]}) {quiz.topic} in total\.$", quiz.reasoning), quiz.reasoning
+        assert re.search(rf"That makes ({n}|{NUMBER_WORDS[n]}) {quiz.topic} in total\.$", quiz.reasoning), quiz.reasoning
     mixed = generate_corpus(dataclasses.replace(SPEC, n_captions=20, n_pages=0, counting_fraction=0.3, seed=5))
     assert sum("are in this list:" in d.text for d in mixed) > 50
     # off by default: the default corpus has none, and its random stream is unchanged by the new field

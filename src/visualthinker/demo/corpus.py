@@ -232,6 +232,11 @@ def _enumeration(rng: random.Random, objects: Sequence[Obj], correct_itself: boo
     return f"{lead} {listing(ordered)}. That makes {_number(rng, total)} shape{'s' if total != 1 else ''} in total."
 
 
+def _corrects_itself(rng: random.Random, spec: CorpusSpec) -> bool:
+    """Whether an enumeration first miscounts (drawn only when corrections are on, so the stream is unchanged)."""
+    return bool(spec.correction_fraction) and rng.random() < spec.correction_fraction
+
+
 def _train_scene(rng: random.Random, spec: CorpusSpec) -> tuple[str, list[Obj], int]:
     """(task, objects, grey level) of a scene drawn by the synthetic set's builders, kept only when it hashes
     into the set's train bucket: held-out (val/test) scenes never enter the corpus."""
@@ -282,8 +287,7 @@ def caption_document(rng: random.Random, spec: CorpusSpec) -> Document:
     rng.shuffle(rest)
     # (the fraction is tested first, so that with 0 the random stream -- and the default corpus -- is unchanged)
     if spec.enumerate_fraction and rng.random() < spec.enumerate_fraction:
-        correct = bool(spec.correction_fraction) and rng.random() < spec.correction_fraction
-        head = [_enumeration(rng, objects, correct)]
+        head = [_enumeration(rng, objects, _corrects_itself(rng, spec))]
     text = " ".join(head + rest)
     frame = rng.choice(CAPTION_FRAMES)
     body = frame.format(image=VISION_PLACEHOLDER, text=text, n=rng.randint(1, 40))
@@ -519,10 +523,14 @@ HEADER = ("A conversation between User and Assistant. The user asks a question a
 SHORT_HEADER = "A conversation between User and Assistant.\n"
 
 
+def _header(rng: random.Random, topic: str) -> str:
+    return HEADER.format(topic=topic) if rng.random() < 0.7 else SHORT_HEADER
+
+
 def _dialogue(rng: random.Random, spec: CorpusSpec) -> str:
     quiz = spec_quiz(rng, spec)
     question = _ask(rng, quiz)
-    header = HEADER.format(topic=quiz.topic) if rng.random() < 0.7 else SHORT_HEADER
+    header = _header(rng, quiz.topic)
     lead = "Let me solve this step by step.\n" if rng.random() < 0.6 else ""
     if rng.random() < spec.tagged_fraction:
         reply = f"<think> {quiz.reasoning} </think> <answer> {quiz.answer} </answer>"
@@ -556,7 +564,7 @@ def quiz_page_document(rng: random.Random, spec: CorpusSpec) -> Document:
         for i, quiz in enumerate(quizzes, 1):
             lines.append(f"{i}. {_ask(rng, quiz).strip()}\n{label} {quiz.answer}")
         return Document("quizpage", "\n".join(lines) + EOS)
-    header = HEADER.format(topic=quizzes[0].topic) if rng.random() < 0.7 else SHORT_HEADER
+    header = _header(rng, quizzes[0].topic)
     turns = []
     for quiz in quizzes:
         lead = "Let me solve this step by step.\n" if rng.random() < 0.5 else ""
@@ -588,9 +596,9 @@ def attachment_document(rng: random.Random, spec: CorpusSpec) -> Document:
     _, objects, grey = _train_scene(rng, spec)
     # No shape-option quiz under a picture of shapes: it could read as a question about the picture.
     quiz = spec_quiz(rng, dataclasses.replace(spec, shape_quiz_fraction=0.0))
-    header = HEADER.format(topic=quiz.topic) if rng.random() < 0.7 else SHORT_HEADER
+    header = _header(rng, quiz.topic)
     tag = LITERAL_IMAGE_TAG if rng.random() < 0.5 else ""
-    correct = bool(spec.correction_fraction) and rng.random() < spec.correction_fraction
+    correct = _corrects_itself(rng, spec)
     text = (f"{VISION_PLACEHOLDER}{tag}{header}User: {rng.choice(ATTACH_LEADS)}{_ask(rng, quiz)} \n"
             f"Assistant: Let me solve this step by step.\n<think> {_enumeration(rng, objects, correct)} "
             f"{quiz.reasoning} </think> <answer> {quiz.answer} </answer>")
