@@ -1,13 +1,20 @@
-"""Launching a 2-process CPU job in tests: its own process session, so that a hang is killed together with
-every worker instead of leaving orphans that block later runs."""
+"""Launching a 2-process CPU job in tests, so that a hang fails the test in bounded time and leaves no process
+behind.
 
-import os
+torch's elastic agent starts every worker in a session of its own, so killing the launcher's process group
+leaves the workers running, and a reader waiting for EOF on pipes they inherited waits as long as they live
+(a CI run once hung this way for 90 minutes). So the output goes to files, not pipes, and a timeout kills the
+launcher's whole process tree, found through psutil, workers included."""
+
+import contextlib
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 
@@ -17,18 +24,38 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _run_group(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
-    """Runs cmd in its own session; kills the whole group on timeout. Returns stderr; fails the test on error."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
-                            start_new_session=True)
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant, whatever session or group they moved to."""
     try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"2-process run did not finish in {timeout} s: {' '.join(cmd)}")
-    assert proc.returncode == 0, stderr[-3000:]
-    return stderr
+        root = psutil.Process(pid)
+        family = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for process in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
+    psutil.wait_procs(family, timeout=30)
+
+
+def _run_group(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
+    """Runs cmd; on timeout kills its whole tree and fails the test with the output so far. Returns stderr;
+    fails the test on error."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True, env=env, cwd=cwd,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            proc.wait()
+            timed_out = True
+        stderr.seek(0)
+        err = stderr.read()
+    if timed_out:
+        pytest.fail(f"2-process run did not finish in {timeout} s and was killed: {' '.join(cmd)}\n{err[-3000:]}")
+    assert proc.returncode == 0, err[-3000:]
+    return err
 
 
 def run_two_processes(module_args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> None:
