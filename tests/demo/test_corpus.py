@@ -261,3 +261,37 @@ def test_counting_quizzes_number_the_list_and_answer_the_total():
     assert not any("are in this list:" in d.text for d in plain)
     assert [d.text for d in plain] == [d.text for d in generate_corpus(
         dataclasses.replace(SPEC, n_captions=20, n_pages=0, seed=5, counting_fraction=0.0))]
+
+
+def test_attachment_glances_state_the_true_total_in_one_sentence():
+    """With `attachment_glance_fraction`, that share of attachment replies states the picture's total in one
+    short sentence instead of listing it; the rest list as before, and with 0 no reply glances."""
+    import random
+
+    from visualthinker.demo.corpus import NUMBER_WORDS
+    from visualthinker.demo.probes import listed_total
+
+    def think(doc) -> str:
+        return re.search(r"<think> (.*?) </think>", doc.text, re.S).group(1)
+
+    spec = CorpusSpec(scene_tasks=("tally",), attachment_glance_fraction=0.6)
+    glances = 0
+    for i in range(200):
+        rng = random.Random(i)
+        doc = attachment_document(rng, spec)
+        words = think(doc)
+        glance = re.match(r"(I see|The picture shows|At a glance:) (\w+) shapes", words)
+        if glance:
+            glances += 1
+            stated = glance.group(2)
+            total = int(stated) if stated.isdigit() else NUMBER_WORDS.index(stated)
+            # the true total: the same draw listed instead gives the same scene
+            listed = attachment_document(random.Random(i), CorpusSpec(scene_tasks=("tally",)))
+            assert total == listed_total(think(listed)), (words, think(listed))
+            assert "1. a " not in words
+        else:
+            assert re.search(r"\b1\. a .*That makes", words), words
+    assert 90 < glances < 150
+    plain = CorpusSpec(scene_tasks=("tally",))
+    assert not any(re.match(r"(I see|The picture shows|At a glance:)", think(attachment_document(random.Random(i), plain)))
+                   for i in range(100))

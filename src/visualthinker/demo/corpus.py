@@ -35,7 +35,9 @@ questions. Document kinds (every document ends with <|endoftext|>):
   <think> first describes the attached picture shape by shape (the enumeration above, with the same share of
   self-corrections) and then reasons about the quiz; the answer is the quiz's. It joins the two halves of the
   corpus that no other document joins: a picture in the user's turn and a tagged reply that looks at it. The
-  picture is never asked about and its count never answered.
+  picture is never asked about and its count never answered. Optionally (`attachment_glance_fraction`) a
+  share of the replies states the picture's total in one short sentence instead ("The picture shows 4
+  shapes."), as most people would.
 
 `benchmark_leaks(text)` is the check the tests run: no document may contain a benchmark question stem.
 """
@@ -102,6 +104,7 @@ class CorpusSpec:
     shape_quiz_fraction: float = 0.25  # share of made-up-fact quizzes whose options are coloured shapes
     restate_fraction: float = 0.6  # share of multiple-choice reasoning that starts by restating the options
     counting_fraction: float = 0.0  # share of quizzes that count the items of a written list, one by one
+    attachment_glance_fraction: float = 0.0  # share of attachment replies that state the total in one glance
     image_size: int = 112
     difficulty: str = "easy"
     scene_tasks: tuple[str, ...] = TASKS  # the synthetic set's scene builders the pictures are drawn from
@@ -589,6 +592,7 @@ def page_document(rng: random.Random, spec: CorpusSpec) -> Document:
 
 # Words the fixed corpus already has (the tokenizer is trained on it; attachments are streamed).
 ATTACH_LEADS = ("", "", "Here is a picture. ", "A picture for you. ")
+GLANCES = ("I see {n} shapes in it.", "The picture shows {n} shapes.", "At a glance: {n} shapes.")
 
 
 def attachment_document(rng: random.Random, spec: CorpusSpec) -> Document:
@@ -599,8 +603,13 @@ def attachment_document(rng: random.Random, spec: CorpusSpec) -> Document:
     header = _header(rng, quiz.topic)
     tag = LITERAL_IMAGE_TAG if rng.random() < 0.5 else ""
     correct = _corrects_itself(rng, spec)
+    # (tested first, so that with 0 the random stream is unchanged)
+    if spec.attachment_glance_fraction and rng.random() < spec.attachment_glance_fraction:
+        look = rng.choice(GLANCES).format(n=_number(rng, len(objects)))
+    else:
+        look = _enumeration(rng, objects, correct)
     text = (f"{VISION_PLACEHOLDER}{tag}{header}User: {rng.choice(ATTACH_LEADS)}{_ask(rng, quiz)} \n"
-            f"Assistant: Let me solve this step by step.\n<think> {_enumeration(rng, objects, correct)} "
+            f"Assistant: Let me solve this step by step.\n<think> {look} "
             f"{quiz.reasoning} </think> <answer> {quiz.answer} </answer>")
     return Document("attachment", text + EOS, render(objects, spec.image_size, (grey, grey, grey)))
 
