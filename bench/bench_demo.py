@@ -1,9 +1,14 @@
 """Benchmark the micro R1-Zero demo against issue #13's targets: `visualthinker demo` over several GRPO seeds
 with the base (think) prompt and without a think part (`answer`, by default), on the shipped base model, each run in a fresh
-process; optionally also on other base models (`--bases DIR ...`, e.g. made by `visualthinker pretrain --seed 1`).
+process; optionally also on other base models (`--bases DIR ...`, e.g. made by `visualthinker pretrain --seed 1`),
+with the first seed and the prompts in `--base-templates`.
 
-    python bench/bench_demo.py [--seeds 0 1 2] [--templates base answer direct] [--bases DIR ...] [--jobs 2]
-                               [--out runs/bench-demo] [-- extra demo arguments]
+    python bench/bench_demo.py [--seeds 0 1 2] [--templates base answer direct] [--bases DIR ...]
+                               [--base-templates base answer] [--jobs 2] [--out runs/bench-demo]
+                               [-- extra demo arguments]
+
+Thinking helps is judged per base model: the mean final accuracy of its base-prompt runs against that of its
+runs without a think part.
 
 --jobs N runs N demos at once (each uses one torch thread, so 2 jobs fill a 2-core machine). With `-- --pretrain`
 each seed rebuilds its own base model (in an empty per-run cache, so pretraining is in the wall time).
@@ -55,7 +60,7 @@ def run_one(run: Run, out: Path, extra: list[str]) -> dict:
         raise SystemExit(f"{run.name} failed (exit {proc.returncode}); see {out / f'{run.name}.log'}")
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.update(run=run.name, process_wall_seconds=wall, load_average=[load_before, os.getloadavg()[0]],
-                   other_base=run.base is not None)
+                   base=run.base)
     return summary
 
 
@@ -94,24 +99,27 @@ def table(rows: list[dict]) -> str:
 
 
 def comparison(rows: list[dict]) -> str:
-    """Thinking helps: mean final accuracy of the base prompt against each prompt without a think part (`answer`:
-    the format is given; `direct`: the format is to be discovered), over the runs on the shipped base."""
-    shipped = [r for r in rows if not r["other_base"]]
-    think = [r["final_accuracy"] for r in shipped if r["template"] == "base"]
+    """Thinking helps, per base model: the mean final accuracy of its base-prompt runs against each prompt
+    without a think part (`answer`: the format is given; `direct`: the format is to be discovered)."""
+    bases = list(dict.fromkeys(r.get("base") for r in rows))
     lines = []
-    for control in ("answer", "direct"):
-        other = [r["final_accuracy"] for r in shipped if r["template"] == control]
-        if not other:
-            continue
-        result = thinking_helps(think, other)
-        if result["met"] is None:
-            lines.append(f"thinking helps vs {control}: needs base-prompt runs too")
-            continue
-        spread = (f"think {min(think):.3f}-{max(think):.3f}, {control} {min(other):.3f}-{max(other):.3f}; "
-                  f"{len(think)} and {len(other)} runs")
-        lines.append(f"thinking helps vs {control} (target +0.10): think {result['think']:.3f} vs {control} "
-                     f"{result['direct']:.3f} = {result['difference']:+.3f} -> "
-                     f"{'met' if result['met'] else 'MISSED'} ({spread})")
+    for base in bases:
+        same = [r for r in rows if r.get("base") == base]
+        label = "shipped base" if base is None else Path(base).name
+        think = [r["final_accuracy"] for r in same if r["template"] == "base"]
+        for control in ("answer", "direct"):
+            other = [r["final_accuracy"] for r in same if r["template"] == control]
+            if not other:
+                continue
+            result = thinking_helps(think, other)
+            if result["met"] is None:
+                lines.append(f"{label}: thinking helps vs {control}: needs base-prompt runs too")
+                continue
+            spread = (f"think {min(think):.3f}-{max(think):.3f}, {control} {min(other):.3f}-{max(other):.3f}; "
+                      f"{len(think)} and {len(other)} runs")
+            lines.append(f"{label}: thinking helps vs {control} (target +0.10): think {result['think']:.3f} vs "
+                         f"{control} {result['direct']:.3f} = {result['difference']:+.3f} -> "
+                         f"{'met' if result['met'] else 'MISSED'} ({spread})")
     return "\n".join(lines) or "thinking helps: needs a run without a think part (--templates answer)"
 
 
@@ -121,7 +129,9 @@ def main() -> int:
     parser.add_argument("--templates", nargs="*", choices=("base", "direct", "answer"), default=["base", "answer"],
                         help="prompts run on the shipped base (none: only the --bases runs); answer is the fair "
                              "no-thinking control, direct the paper's direct prompt")
-    parser.add_argument("--bases", nargs="*", default=[], help="more base model dirs (base prompt, first seed)")
+    parser.add_argument("--bases", nargs="*", default=[], help="more base model dirs (run with the first seed)")
+    parser.add_argument("--base-templates", nargs="+", choices=("base", "direct", "answer"), default=["base"],
+                        help="prompts run on each of --bases")
     parser.add_argument("--out", default="runs/bench-demo")
     parser.add_argument("--jobs", type=int, default=1, help="demos run at the same time (one core each)")
     parser.add_argument("extra", nargs="*", help="extra arguments for `visualthinker demo` (after --)")
@@ -129,7 +139,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs = [Run(t, s) for t in args.templates for s in args.seeds]
-    runs += [Run("base", args.seeds[0], str(Path(b).resolve())) for b in args.bases]
+    runs += [Run(t, args.seeds[0], str(Path(b).resolve())) for b in args.bases for t in args.base_templates]
     print(f"{len(runs)} runs, {args.jobs} at a time: {', '.join(r.name for r in runs)}", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(run_one, run, out, args.extra) for run in runs]
