@@ -47,6 +47,12 @@ FORMAT_VERSION = 4  # bump when the corpus or the training code changes what a s
 LR_SCHEDULES = ("cosine", "cosine_after_copy")
 
 
+# Corpus options added after bases were made and cached, at the value that leaves the corpus byte-identical: left
+# out of the cache key at that value, so those bases (the shipped one included) keep their keys.
+KEY_NEUTRAL_CORPUS: dict[str, Any] = {"attachment_glance_fraction": 0.0}
+_ABSENT = object()
+
+
 @dataclass(frozen=True)
 class PretrainSpec:
     corpus: CorpusSpec = field(default_factory=CorpusSpec)
@@ -101,7 +107,9 @@ class PretrainSpec:
         import tokenizers
         import transformers
 
-        blob = json.dumps({"spec": self.to_dict(), "version": FORMAT_VERSION, "torch": torch.__version__,
+        spec = self.to_dict()
+        spec["corpus"] = {k: v for k, v in spec["corpus"].items() if KEY_NEUTRAL_CORPUS.get(k, _ABSENT) != v}
+        blob = json.dumps({"spec": spec, "version": FORMAT_VERSION, "torch": torch.__version__,
                            "transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
