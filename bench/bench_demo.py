@@ -101,10 +101,10 @@ def table(rows: list[dict]) -> str:
 def comparison(rows: list[dict]) -> str:
     """Thinking helps, per base model: the mean final accuracy of its base-prompt runs against each prompt
     without a think part (`answer`: the format is given; `direct`: the format is to be discovered)."""
-    bases = list(dict.fromkeys(r.get("base") for r in rows))
+    bases = list(dict.fromkeys(r["base"] for r in rows))
     lines = []
     for base in bases:
-        same = [r for r in rows if r.get("base") == base]
+        same = [r for r in rows if r["base"] == base]
         label = "shipped base" if base is None else Path(base).name
         think = [r["final_accuracy"] for r in same if r["template"] == "base"]
         for control in ("answer", "direct"):

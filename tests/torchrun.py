@@ -3,7 +3,7 @@ behind.
 
 torch's elastic agent starts every worker in a session of its own, so killing the launcher's process group
 leaves the workers running, and a reader waiting for EOF on pipes they inherited waits as long as they live
-(a CI run once hung this way for 90 minutes). So the output goes to files, not pipes, and a timeout kills the
+(a CI run once hung this way for 90 minutes). So stderr goes to a file, not a pipe, and a timeout kills the
 launcher's whole process tree, found through psutil, workers included."""
 
 import contextlib
@@ -37,19 +37,18 @@ def kill_tree(pid: int) -> None:
     psutil.wait_procs(family, timeout=30)
 
 
-def _run_group(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
-    """Runs cmd; on timeout kills its whole tree and fails the test with the output so far. Returns stderr;
+def run_bounded(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
+    """Runs cmd; on timeout kills its whole tree and fails the test with the stderr so far. Returns stderr;
     fails the test on error."""
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True, env=env, cwd=cwd,
-                                start_new_session=True)
+    with tempfile.TemporaryFile("w+") as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, text=True, env=env, cwd=cwd)
+        timed_out = False
         try:
             proc.wait(timeout=timeout)
-            timed_out = False
         except subprocess.TimeoutExpired:
+            timed_out = True
             kill_tree(proc.pid)
             proc.wait()
-            timed_out = True
         stderr.seek(0)
         err = stderr.read()
     if timed_out:
@@ -62,7 +61,7 @@ def run_two_processes(module_args: list[str], env: dict[str, str], cwd: Path, ti
     """`torchrun --standalone --nproc_per_node 2 -m ...`; fails the test with stderr on error or timeout."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
            *module_args]
-    _run_group(cmd, env, cwd, timeout)
+    run_bounded(cmd, env, cwd, timeout)
 
 
 def accelerate_command(config_file: Path, module_args: list[str], num_processes: int = 2) -> list[str]:
@@ -75,4 +74,4 @@ def accelerate_command(config_file: Path, module_args: list[str], num_processes:
 def run_accelerate(config_file: Path, module_args: list[str], env: dict[str, str], cwd: Path,
                    timeout: float) -> str:
     """A 2-process `accelerate launch` of a shipped config; fails the test with stderr on error or timeout."""
-    return _run_group(accelerate_command(config_file, module_args), env, cwd, timeout)
+    return run_bounded(accelerate_command(config_file, module_args), env, cwd, timeout)

@@ -7,7 +7,7 @@ import time
 import psutil
 import pytest
 
-from tests.torchrun import _run_group
+from tests.torchrun import run_bounded
 
 # A launcher whose worker starts a session of its own (as torchrun's do), inherits the output and never ends.
 HUNG_LAUNCH = """
@@ -21,7 +21,7 @@ time.sleep(600)
 def test_a_hung_launch_fails_in_time_and_leaves_no_worker(tmp_path):
     t0 = time.perf_counter()
     with pytest.raises(pytest.fail.Exception, match="did not finish in 3 s") as failure:
-        _run_group([sys.executable, "-c", HUNG_LAUNCH], {}, tmp_path, timeout=3)
+        run_bounded([sys.executable, "-c", HUNG_LAUNCH], {}, tmp_path, timeout=3)
     assert time.perf_counter() - t0 < 60
     worker = int(str(failure.value).split("worker-pid:")[-1].split(":")[0])  # the stderr tail is in the message
     assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == psutil.STATUS_ZOMBIE
@@ -29,4 +29,4 @@ def test_a_hung_launch_fails_in_time_and_leaves_no_worker(tmp_path):
 
 def test_a_failed_launch_reports_its_stderr(tmp_path):
     with pytest.raises(AssertionError, match="boom"):
-        _run_group([sys.executable, "-c", "import sys; sys.exit('boom')"], {}, tmp_path, timeout=30)
+        run_bounded([sys.executable, "-c", "import sys; sys.exit('boom')"], {}, tmp_path, timeout=30)

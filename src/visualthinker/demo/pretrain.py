@@ -50,7 +50,6 @@ LR_SCHEDULES = ("cosine", "cosine_after_copy")
 # Corpus options added after bases were made and cached, at the value that leaves the corpus byte-identical: left
 # out of the cache key at that value, so those bases (the shipped one included) keep their keys.
 KEY_NEUTRAL_CORPUS: dict[str, Any] = {"attachment_glance_fraction": 0.0}
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,8 @@ class PretrainSpec:
         import transformers
 
         spec = self.to_dict()
-        spec["corpus"] = {k: v for k, v in spec["corpus"].items() if KEY_NEUTRAL_CORPUS.get(k, _ABSENT) != v}
+        spec["corpus"] = {k: v for k, v in spec["corpus"].items()
+                          if not (k in KEY_NEUTRAL_CORPUS and KEY_NEUTRAL_CORPUS[k] == v)}
         blob = json.dumps({"spec": spec, "version": FORMAT_VERSION, "torch": torch.__version__,
                            "transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
                           sort_keys=True)
