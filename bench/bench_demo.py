@@ -1,10 +1,10 @@
 """Benchmark the micro R1-Zero demo against issue #13's targets: `visualthinker demo` over several GRPO seeds
 with the base (think) prompt and without a think part (`answer`, by default), on the shipped base model, each run in a fresh
 process; optionally also on other base models (`--bases DIR ...`, e.g. made by `visualthinker pretrain --seed 1`),
-with the first seed and the prompts in `--base-templates`.
+with the first seed (or `--base-seeds`) and the prompts in `--base-templates`.
 
     python bench/bench_demo.py [--seeds 0 1 2] [--templates base answer direct] [--bases DIR ...]
-                               [--base-templates base answer] [--jobs 2] [--out runs/bench-demo]
+                               [--base-templates base answer] [--base-seeds 0 1 2] [--jobs 2] [--out runs/bench-demo]
                                [-- extra demo arguments]
 
 Thinking helps is judged per base model: the mean final accuracy of its base-prompt runs against that of its
@@ -132,6 +132,8 @@ def main() -> int:
     parser.add_argument("--bases", nargs="*", default=[], help="more base model dirs (run with the first seed)")
     parser.add_argument("--base-templates", nargs="+", choices=("base", "direct", "answer"), default=["base"],
                         help="prompts run on each of --bases")
+    parser.add_argument("--base-seeds", type=int, nargs="+", default=None,
+                        help="GRPO seeds run on each of --bases (default: the first of --seeds)")
     parser.add_argument("--out", default="runs/bench-demo")
     parser.add_argument("--jobs", type=int, default=1, help="demos run at the same time (one core each)")
     parser.add_argument("extra", nargs="*", help="extra arguments for `visualthinker demo` (after --)")
@@ -139,7 +141,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs = [Run(t, s) for t in args.templates for s in args.seeds]
-    runs += [Run(t, args.seeds[0], str(Path(b).resolve())) for b in args.bases for t in args.base_templates]
+    base_seeds = args.base_seeds or args.seeds[:1]
+    runs += [Run(t, s, str(Path(b).resolve())) for b in args.bases for t in args.base_templates for s in base_seeds]
     print(f"{len(runs)} runs, {args.jobs} at a time: {', '.join(r.name for r in runs)}", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(run_one, run, out, args.extra) for run in runs]

@@ -30,7 +30,9 @@ def test_thinking_helps_is_compared_within_each_base():
     assert len(lines) == 2  # X2 has no control run: nothing to compare, and not pooled with another base's
 
 
-def test_other_bases_run_every_base_template(monkeypatch, tmp_path, capsys):
+@pytest.mark.parametrize("base_seeds", [[], ["--base-seeds", "1", "2"]])
+def test_other_bases_run_every_base_template(monkeypatch, tmp_path, capsys, base_seeds):
+    """--bases run with the first of --seeds, or with every one of --base-seeds."""
     bench = _bench()
     seen = []
 
@@ -41,8 +43,9 @@ def test_other_bases_run_every_base_template(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(bench, "run_one", fake_run)
     monkeypatch.setattr("sys.argv", ["bench_demo.py", "--seeds", "3", "--templates", "--bases",
                                      str(tmp_path / "X1"), "--base-templates", "base", "answer",
-                                     "--out", str(tmp_path / "o")])
+                                     "--out", str(tmp_path / "o"), *base_seeds])
     with pytest.raises(SystemExit):
         bench.main()
-    assert sorted(seen) == [("answer", 3, "X1"), ("base", 3, "X1")]
-    assert "2 runs" in capsys.readouterr().out
+    seeds = [int(s) for s in base_seeds[1:]] or [3]
+    assert sorted(seen) == sorted((t, s, "X1") for t in ("answer", "base") for s in seeds)
+    assert f"{2 * len(seeds)} runs" in capsys.readouterr().out

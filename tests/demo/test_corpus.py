@@ -295,3 +295,22 @@ def test_attachment_glances_state_the_true_total_in_one_sentence():
     plain = CorpusSpec(scene_tasks=("tally",))
     assert not any(re.match(r"(I see|The picture shows|At a glance:)", think(attachment_document(random.Random(i), plain)))
                    for i in range(100))
+
+
+def test_attachment_replies_without_quiz_reasoning_hold_only_the_look():
+    """`attachment_quiz_reasoning=False` drops the quiz reasoning from the think part: it holds the look at the
+    picture (glance or listing) and nothing else, the answer is still the quiz's; the draws are unchanged."""
+    import random
+
+    def parts(doc) -> tuple[str, str]:
+        m = re.search(r"<think> (.*?) </think> <answer> (.*?) </answer>", doc.text, re.S)
+        return m.group(1), m.group(2)
+
+    with_reasoning = CorpusSpec(scene_tasks=("tally",), attachment_glance_fraction=0.5)
+    bare = dataclasses.replace(with_reasoning, attachment_quiz_reasoning=False)
+    for i in range(100):
+        full, answer = parts(attachment_document(random.Random(i), with_reasoning))
+        look, bare_answer = parts(attachment_document(random.Random(i), bare))
+        assert bare_answer == answer
+        assert full.startswith(look + " ") and len(full) > len(look) + 10, (full, look)
+        assert look.endswith(("shapes in total.", "shapes in it.", "shapes.")), look

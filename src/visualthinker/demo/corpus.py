@@ -37,7 +37,8 @@ questions. Document kinds (every document ends with <|endoftext|>):
   corpus that no other document joins: a picture in the user's turn and a tagged reply that looks at it. The
   picture is never asked about and its count never answered. Optionally (`attachment_glance_fraction`) a
   share of the replies states the picture's total in one short sentence instead ("The picture shows 4
-  shapes."), as most people would.
+  shapes."), as most people would; and (`attachment_quiz_reasoning=False`) the think part may hold the look at
+  the picture alone, the quiz answered without reasoning.
 
 `benchmark_leaks(text)` is the check the tests run: no document may contain a benchmark question stem.
 """
@@ -105,6 +106,9 @@ class CorpusSpec:
     restate_fraction: float = 0.6  # share of multiple-choice reasoning that starts by restating the options
     counting_fraction: float = 0.0  # share of quizzes that count the items of a written list, one by one
     attachment_glance_fraction: float = 0.0  # share of attachment replies that state the total in one glance
+    # False: attachment replies think only about the picture, then answer the quiz (no reasoning about the quiz),
+    # so that a glance reply is short and clean
+    attachment_quiz_reasoning: bool = True
     image_size: int = 112
     difficulty: str = "easy"
     scene_tasks: tuple[str, ...] = TASKS  # the synthetic set's scene builders the pictures are drawn from
@@ -608,9 +612,9 @@ def attachment_document(rng: random.Random, spec: CorpusSpec) -> Document:
         look = rng.choice(GLANCES).format(n=_number(rng, len(objects)))
     else:
         look = _enumeration(rng, objects, correct)
+    thought = f"{look} {quiz.reasoning}" if spec.attachment_quiz_reasoning else look
     text = (f"{VISION_PLACEHOLDER}{tag}{header}User: {rng.choice(ATTACH_LEADS)}{_ask(rng, quiz)} \n"
-            f"Assistant: Let me solve this step by step.\n<think> {look} "
-            f"{quiz.reasoning} </think> <answer> {quiz.answer} </answer>")
+            f"Assistant: Let me solve this step by step.\n<think> {thought} </think> <answer> {quiz.answer} </answer>")
     return Document("attachment", text + EOS, render(objects, spec.image_size, (grey, grey, grey)))
 
 
