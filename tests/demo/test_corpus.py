@@ -314,3 +314,25 @@ def test_attachment_replies_without_quiz_reasoning_hold_only_the_look():
         assert bare_answer == answer
         assert full.startswith(look + " ") and len(full) > len(look) + 10, (full, look)
         assert look.endswith(("shapes in total.", "shapes in it.", "shapes.")), look
+
+
+def test_counting_quizzes_that_glance_state_the_true_total_and_answer_it():
+    """`counting_glance_fraction`: that share of the counting quizzes states the list's total in one sentence
+    (no numbered items); the total is the true one and the answer repeats it; with 0 none glances."""
+    import random
+
+    from visualthinker.demo.corpus import NUMBER_WORDS, spec_quiz
+
+    def stated(reasoning: str) -> int:
+        word = re.search(r"(\w+) (animals|words|things|days)( there)?\.$", reasoning).group(1)
+        return int(word) if word.isdigit() else NUMBER_WORDS.index(word)
+
+    spec = CorpusSpec(counting_fraction=1.0, counting_glance_fraction=0.5, restate_fraction=0.0)
+    quizzes = [spec_quiz(random.Random(i), spec) for i in range(200)]
+    glances = [q for q in quizzes if "in total" not in q.reasoning]
+    assert 70 < len(glances) < 130
+    for quiz in glances:
+        items = quiz.question.split(": ", 1)[1].rstrip("?").split(", ")
+        assert "1. " not in quiz.reasoning and stated(quiz.reasoning) == len(items) == int(quiz.answer), quiz
+    plain = dataclasses.replace(spec, counting_glance_fraction=0.0)
+    assert all("in total" in spec_quiz(random.Random(i), plain).reasoning for i in range(100))

@@ -18,7 +18,8 @@ questions. Document kinds (every document ends with <|endoftext|>):
   of those list coloured shapes as plain-text options) and some small real ones (arithmetic, animals, the
   alphabet). 10 % use <think>/<answer> tags; the reasoning often restates the options first. Optionally
   (`counting_fraction`) some quizzes ask how many items a written list holds and are answered by numbering
-  them one by one and stating the total ("1. cat; 2. eagle. That makes two animals in total."): text only.
+  them one by one and stating the total ("1. cat; 2. eagle. That makes two animals in total."): text only;
+  `counting_glance_fraction` of those state the total in one sentence instead ("At a glance: two animals.").
 - `quizpage`: several such quizzes on one page (a quiz sheet with its answers, or a long chat).
 - `markup`: HTML/XML snippets, quiz markup and puzzle write-ups in which <think> and <answer> tags also occur
   with other meanings (and often not in the think-then-answer order).
@@ -105,6 +106,7 @@ class CorpusSpec:
     shape_quiz_fraction: float = 0.25  # share of made-up-fact quizzes whose options are coloured shapes
     restate_fraction: float = 0.6  # share of multiple-choice reasoning that starts by restating the options
     counting_fraction: float = 0.0  # share of quizzes that count the items of a written list, one by one
+    counting_glance_fraction: float = 0.0  # share of those that state the total in one sentence, not one by one
     attachment_glance_fraction: float = 0.0  # share of attachment replies that state the total in one glance
     # False: attachment replies think only about the picture, then answer the quiz (no reasoning about the quiz),
     # so that a glance reply is short and clean
@@ -475,9 +477,13 @@ COUNTED = (("animals", tuple(sorted(ANIMALS))), ("words", WORDS), ("things", NOU
 COUNT_LEADS = ("One by one:", "Counting them one at a time:", "Item by item:")
 
 
-def _counting_quiz(rng: random.Random) -> Quiz:
+COUNT_GLANCES = ("At a glance: {n} {noun}.", "I see {n} {noun} there.", "There are {n} {noun}.")
+
+
+def _counting_quiz(rng: random.Random, glance_fraction: float = 0.0) -> Quiz:
     """How many items a written list holds, answered by numbering them one by one and stating the total: the
-    text-only pattern of reasoning that ends in a number which the answer then repeats."""
+    text-only pattern of reasoning that ends in a number which the answer then repeats. With `glance_fraction`,
+    that share states the total in one sentence instead (the answer repeats it all the same)."""
     noun, pool = rng.choice(COUNTED)
     n = rng.randint(2, min(7, len(pool)))
     items = rng.sample(pool, n)
@@ -485,8 +491,13 @@ def _counting_quiz(rng: random.Random) -> Quiz:
     if str(n) not in options:
         options.append(str(n))
     rng.shuffle(options)
+    question = f"How many {noun} are in this list: {', '.join(items)}?"
+    # (drawn only when glances are on, so that with 0 the random stream is unchanged)
+    if glance_fraction and rng.random() < glance_fraction:
+        return Quiz(noun, question, tuple(options), rng.choice(COUNT_GLANCES).format(n=_number(rng, n), noun=noun),
+                    str(n), True)
     numbered = "; ".join(f"{i}. {item}" for i, item in enumerate(items, 1))
-    return Quiz(noun, f"How many {noun} are in this list: {', '.join(items)}?", tuple(options),
+    return Quiz(noun, question, tuple(options),
                 f"{rng.choice(COUNT_LEADS)} {numbered}. That makes {_number(rng, n)} {noun} in total.", str(n), True)
 
 
@@ -498,7 +509,7 @@ def spec_quiz(rng: random.Random, spec: CorpusSpec) -> Quiz:
     answer do."""
     # (the fraction is tested first, so that with 0 the random stream -- and the default corpus -- is unchanged)
     if spec.counting_fraction and rng.random() < spec.counting_fraction:
-        quiz = _counting_quiz(rng)
+        quiz = _counting_quiz(rng, spec.counting_glance_fraction)
     else:
         quiz = _quiz(rng, spec.fictional_fraction, spec.shape_quiz_fraction)
     if quiz.options and rng.random() < spec.restate_fraction:
