@@ -76,17 +76,20 @@ DEMO_GRPO: dict[str, Any] = {
 DEMO_TASKS = ("tally",)
 # The pictures of the pretraining corpus: tally scenes (the demo's kind), same-kind count scenes and depth pairs;
 # a fifth of the captions enumerate the shapes one by one before the total, 15 % of those correct a miscount;
-# a fifth of the quizzes count the items of a written list one by one (the answer repeats the stated total).
+# 30 % of the quizzes count the items of a written list, half of them one by one, half at a glance (the answer
+# repeats the stated total); 60 % of the attachment chats' replies state the picture's total at a glance
+# instead of listing it (docs/demo.md, "Stop 22").
 DEMO_CORPUS = CorpusSpec(scene_tasks=("tally", "count", "depth"), enumerate_fraction=0.2, correction_fraction=0.15,
-                         counting_fraction=0.2)
-# The shipped base model's recipe (docs/demo.md, "base X"): a copy-first curriculum -- 1,500 steps of random-id
-# rows with a repeated span, where in-context copying emerges -- then a look phase -- 400 steps of short
-# left-to-right inventories of fresh scenes, where reading the image pays on every token -- then 1,200 steps of
-# the corpus plus, per batch, 16 fresh repeat pages, 4 fresh inventories, 12 fresh captions (the fixed
-# captions alone are too few image views) and 3 fresh attachment chats (a picture in the user's turn, listed in
-# the reply's think part before an unrelated quiz: the only bridge from the R1-Zero prompt to listing); the
-# learning rate decays only after the copy phase; the output head tied to the embedding; a 2-block, 128-wide
-# vision tower (the 1-block, 64-wide one never perceived counts). `visualthinker pretrain --seed S` runs it.
+                         counting_fraction=0.3, counting_glance_fraction=0.5, attachment_glance_fraction=0.6)
+# The shipped base model's recipe (docs/demo.md: "base G", stop 22; base X before it had the corpus of stop 20): a
+# copy-first curriculum -- 1,500 steps of random-id rows with a repeated span, where in-context copying emerges --
+# then a look phase -- 400 steps of short left-to-right inventories of fresh scenes, where reading the image pays
+# on every token -- then 1,200 steps of the corpus plus, per batch, 16 fresh repeat pages, 4 fresh inventories, 12
+# fresh captions (the fixed captions alone are too few image views) and 3 fresh attachment chats (a picture in the
+# user's turn, glanced at or listed in the reply's think part before an unrelated quiz: the only bridge from the
+# R1-Zero prompt to listing); the learning rate decays only after the copy phase; the output head tied to the
+# embedding; a 2-block, 128-wide vision tower (the 1-block, 64-wide one never perceived counts). `visualthinker
+# pretrain --seed S` runs it.
 DEMO_PRETRAIN = PretrainSpec(corpus=DEMO_CORPUS, tie_embeddings=True, copy_warmup_steps=1500, stream_repeats=16,
                              batch_size=16, learning_rate=1e-3, warmup_steps=100, steps=3100, probe_every=250,
                              vision_depth=2, vision_dim=128, look_warmup_steps=400, stream_looks=4,
