@@ -494,11 +494,11 @@ def _counting_quiz(rng: random.Random, glance_fraction: float = 0.0) -> Quiz:
     question = f"How many {noun} are in this list: {', '.join(items)}?"
     # (drawn only when glances are on, so that with 0 the random stream is unchanged)
     if glance_fraction and rng.random() < glance_fraction:
-        return Quiz(noun, question, tuple(options), rng.choice(COUNT_GLANCES).format(n=_number(rng, n), noun=noun),
-                    str(n), True)
-    numbered = "; ".join(f"{i}. {item}" for i, item in enumerate(items, 1))
-    return Quiz(noun, question, tuple(options),
-                f"{rng.choice(COUNT_LEADS)} {numbered}. That makes {_number(rng, n)} {noun} in total.", str(n), True)
+        reasoning = rng.choice(COUNT_GLANCES).format(n=_number(rng, n), noun=noun)
+    else:
+        numbered = "; ".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+        reasoning = f"{rng.choice(COUNT_LEADS)} {numbered}. That makes {_number(rng, n)} {noun} in total."
+    return Quiz(noun, question, tuple(options), reasoning, str(n), True)
 
 
 RESTATE = ("The options are {}.", "I have to choose between {}.", "It is one of these: {}.", "Choices: {}.")
